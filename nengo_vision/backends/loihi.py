@@ -1,0 +1,151 @@
+"""``loihi-emulator`` and ``loihi``: the converted network through nengo-loihi.
+
+The first neuron layer (the input encoder, which turns pixels into spikes) runs on
+the host; every other neuron layer runs on the chip, split across cores by
+:mod:`..partition`. The linear output layer is computed on the host from the last
+layer's spikes.
+
+nengo-loihi 1.1 cannot reset a simulator, and building one takes seconds, so one
+simulator runs all digits and the neuron state is set back to zero between
+digits (:func:`reset_neuron_state`). Each digit then starts as it does in NengoDL;
+a test checks that a digit run after a reset gives the same spikes as a fresh run.
+"""
+
+import warnings
+
+import nengo
+import numpy as np
+
+from ..conversion import convert
+from ..errors import UsageError
+from ..partition import describe, partition, resource_report
+from .base import Backend, BackendRun, register_backend, spike_rate_hz
+
+
+def reset_neuron_state(sim):
+    """Zero every neuron's state in a nengo-loihi Simulator, on chip and host.
+
+    Only the emulator is supported: its state is the arrays below, plus the
+    messages in flight between host and chip. The host parts are nengo Simulators
+    whose neuron state signals are reset to their initial values (zero voltages,
+    see ``LIFActivation.spiking_neuron``). This reaches into nengo-loihi 1.1's
+    internals (pinned in setup.cfg); ``test_reset_gives_the_same_spikes_as_a_fresh_
+    simulator`` checks that it stays exact.
+    """
+    emulator = sim.sims["emulator"]
+    comp = emulator.compartment
+    for array in (comp.input, comp.current, comp.voltage, comp.ref_count):
+        array[...] = 0
+    comp.spiked[...] = False
+    # Spikes from the host arrive one step late (the emulator injects those of
+    # step t - 1 at step t), so the last host step's spikes are still waiting:
+    # drop them, or they would reach the next digit's first step.
+    for spike_input in emulator.inputs:
+        for ti in [ti for ti in spike_input.spikes if ti <= emulator.t]:
+            if ti not in spike_input.permanent:
+                del spike_input.spikes[ti]
+    # Likewise the host holds the chip's last message (the last layer's spikes)
+    # until a newer one arrives: start it empty, as a new simulator does.
+    for receiver in sim._runner.probes_receivers.values():
+        receiver.queue[:] = [(0, np.zeros(receiver.size_out))]
+    for key in ("host_pre", "host"):
+        host = sim.sims.get(key)
+        if host is None:
+            continue
+        for obj, signals in host.model.sig.items():
+            if isinstance(obj, nengo.ensemble.Neurons):
+                for state in obj.ensemble.neuron_type.state:
+                    if state in signals:
+                        host.signals.reset(signals[state])
+
+
+def build_simulator(ctx, target):
+    """Convert, place and build; return ``(sim, cn, report, image_holder)``."""
+    import nengo_loihi
+
+    cn = convert(ctx.model, ctx.activation, spiking=True, synapse=ctx.synapse)
+    first = next(iter(cn.layers))
+    placement = partition(cn, off_chip=[first], dt=ctx.dt)
+    # the input node reads the current digit from a holder the run loop sets
+    holder = [np.zeros(cn.input.size_out)]
+    cn.input.output = lambda t: holder[0]
+    with warnings.catch_warnings():
+        # the emulator fills integer state arrays with NaN placeholders before
+        # setting them (numpy >= 1.24 warns about the cast); nothing is lost
+        warnings.filterwarnings("ignore", "invalid value encountered in cast")
+        sim = nengo_loihi.Simulator(
+            cn.net, dt=ctx.dt, seed=ctx.seed, target=target, precompute=True
+        )
+    return sim, cn, resource_report(sim, cn, placement), holder
+
+
+@register_backend
+class LoihiEmulatorBackend(Backend):
+    """The network on nengo-loihi's emulator of the chip (``target="sim"``)."""
+
+    name = "loihi-emulator"
+    description = "nengo-loihi emulator: discretised Loihi LIF, host encoder"
+    rank = 4
+    target = "sim"
+
+    def run(self, ctx, images):
+        sim, cn, report, holder = build_simulator(ctx, self.target)
+        ctx.log(f"{self.name}: layer placement")
+        for line in describe(report):
+            ctx.log(line)
+        sums = dict.fromkeys(cn.layer_probes, 0.0)
+        traces = np.zeros((len(images), ctx.n_steps, cn.output.size_in))
+        with sim, self.progress(ctx, len(images)) as bar:
+            for i, image in enumerate(images):
+                if i > 0 and self.target == "sim":
+                    reset_neuron_state(sim)
+                holder[0] = image.ravel()
+                sim.run_steps(ctx.n_steps)
+                traces[i] = sim.data[cn.output]
+                for name, probe in cn.layer_probes.items():
+                    sums[name] += float(np.sum(sim.data[probe]))
+                sim.clear_probes()
+                bar.update(1)
+        rates = {
+            name: spike_rate_hz(
+                sums[name], len(images) * ctx.n_steps * cn.layers[name].size_out,
+                ctx.activation.amplitude, ctx.dt,
+            )
+            for name in cn.layer_probes
+        }
+        return BackendRun(traces=traces, firing_rates=rates, placement=report)
+
+
+def nxsdk_available():
+    """True where Intel's NxSDK (needed for the real chip) can be imported."""
+    from nengo_loihi.hardware.nxsdk_shim import HAS_NXSDK
+
+    return HAS_NXSDK
+
+
+@register_backend
+class LoihiBackend(LoihiEmulatorBackend):
+    """The network on a real Loihi chip (``target="loihi"``); needs Intel's NxSDK."""
+
+    name = "loihi"
+    description = "a real Loihi chip through NxSDK (Intel's research cloud only)"
+    rank = 5
+    target = "loihi"
+
+    def check(self):
+        if not nxsdk_available():
+            raise UsageError(
+                "backend loihi needs Intel's NxSDK (the nxsdk package), which is not "
+                "installed here; run on Intel's Neuromorphic Research Cloud (see "
+                "hardware/README.md) or use --backends loihi-emulator"
+            )
+
+    def run(self, ctx, images):
+        # nengo-loihi cannot reset the chip's state between digits, so on the chip
+        # the digits follow each other without a reset, as in a continuous stream.
+        ctx.log(
+            "loihi: the chip's neuron state carries over from one digit to the next "
+            "(nengo-loihi cannot reset it); expect the first steps of each digit to "
+            "differ from the emulator"
+        )
+        return super().run(ctx, images)

@@ -1,0 +1,225 @@
+"""Keras model → Nengo spiking network, with probes on every neuron layer.
+
+``nengo_dl.Converter`` does the conversion; this module adds what deployment needs:
+
+- the rate activation is swapped for the spiking (or rate) Nengo neuron;
+- convolution biases are folded into the ensembles' own biases. The Converter
+  routes them through a constant node, a relay node and a ``nengo.Sparse``
+  broadcast, so that they stay trainable in NengoDL; nengo-loihi cannot send a
+  ``Sparse`` transform from host to chip, while Loihi compartments have biases of
+  their own. For inference the two are the same network;
+- a probe on every neuron layer and on the output, none of them filtered: the
+  readout filter is applied afterwards, per image (see :func:`readout`).
+"""
+
+from dataclasses import dataclass, field
+
+import nengo
+import nengo_dl
+import numpy as np
+import tensorflow as tf
+
+from .errors import UsageError
+
+
+@dataclass
+class ConvertedNetwork:
+    """A converted network and the handles every backend needs.
+
+    Attributes
+    ----------
+    net : nengo.Network
+    input : nengo.Node
+        Input node; its ``output`` is set by the backend.
+    output : nengo.Probe
+        Unfiltered probe on the model's output.
+    layers : dict
+        Keras layer name → ``nengo.ensemble.Neurons``, in network order.
+    layer_probes : dict
+        Keras layer name → unfiltered probe on that layer's neurons.
+    shapes : dict
+        Keras layer name → output shape (without batch axis).
+    converter : nengo_dl.Converter
+    """
+
+    net: nengo.Network
+    input: nengo.Node
+    output: nengo.Probe
+    layers: dict
+    layer_probes: dict
+    shapes: dict
+    converter: object = field(repr=False)
+
+
+def neuron_layers(model, activation):
+    """Names of the Keras layers whose activation is ``activation``, in order."""
+    return [
+        layer.name
+        for layer in model.layers
+        if getattr(layer, "activation", None) is activation
+    ]
+
+
+def _constant_value(conn, exclude):
+    """Value that a connection from a constant, input-free Node delivers, or None."""
+    pre = conn.pre_obj
+    if (
+        pre in exclude
+        or not isinstance(pre, nengo.Node)
+        or pre.size_in != 0
+        or callable(pre.output)
+        or not isinstance(conn.transform, _FOLDABLE)
+    ):
+        return None
+    if isinstance(pre.output, nengo.Process):
+        return None
+    value = np.asarray(pre.output, dtype=float)
+    return _apply_transform(conn.transform, value[conn.pre_slice])
+
+
+_FOLDABLE = (nengo.Sparse, nengo.Dense, nengo.transforms.NoTransform)
+
+
+def _apply_transform(transform, x):
+    if isinstance(transform, nengo.Sparse):
+        # SparseMatrix or scipy matrix; both have toarray()
+        return transform.sample().toarray() @ x
+    if isinstance(transform, nengo.transforms.NoTransform):
+        return x
+    w = np.asarray(transform.init, dtype=float)
+    return w * x if w.ndim < 2 else w @ x
+
+
+def fold_biases(net, exclude=()):
+    """Move constant inputs of neuron ensembles into the ensembles' biases.
+
+    Handles ``Node(constant) → Neurons`` and ``Node(constant) → relay Node →
+    Neurons`` (the Converter's convolution-bias structure). The folded nodes and
+    connections are removed from ``net``. Nodes in ``exclude`` (the network's
+    inputs, whose value is set later) are never folded. Returns the number of
+    ensembles changed.
+    """
+    conns = list(net.all_connections)
+    into = {}
+    for c in conns:
+        into.setdefault(c.post_obj, []).append(c)
+
+    folded = 0
+    remove_conns, remove_nodes = set(), set()
+    for c in conns:
+        post = c.post_obj
+        if not isinstance(post, nengo.ensemble.Neurons):
+            continue
+        pre = c.pre_obj
+        value = _constant_value(c, exclude)
+        chain = [c]
+        if value is None and isinstance(pre, nengo.Node) and pre.output is None and isinstance(c.transform, _FOLDABLE):
+            # a relay: fold only if every input to it is constant
+            feeds = into.get(pre, [])
+            parts = [_constant_value(f, exclude) for f in feeds]
+            if not feeds or any(p is None for p in parts):
+                continue
+            value = _apply_transform(c.transform, np.sum(parts, axis=0)[c.pre_slice])
+            chain += feeds
+        if value is None:
+            continue
+        ens = post.ensemble
+        gain = _choice_value(ens.gain, ens.n_neurons)
+        bias = _choice_value(ens.bias, ens.n_neurons)
+        full = np.zeros(ens.n_neurons)
+        full[c.post_slice] = value
+        # nengo scales connections into .neurons by the ensemble's gain
+        ens.bias = bias + gain * full
+        remove_conns.update(chain)
+        remove_nodes.update(x.pre_obj for x in chain)
+        folded += 1
+
+    for sub in [net] + net.all_networks:
+        sub.connections[:] = [c for c in sub.connections if c not in remove_conns]
+    still_used = {c.pre_obj for c in net.all_connections} | {
+        c.post_obj for c in net.all_connections
+    }
+    for sub in [net] + net.all_networks:
+        sub.nodes[:] = [
+            n for n in sub.nodes if n not in remove_nodes or n in still_used
+        ]
+    return folded
+
+
+def _choice_value(dist_or_array, n):
+    if isinstance(dist_or_array, nengo.dists.Choice) and len(dist_or_array.options) == 1:
+        return np.full(n, float(np.ravel(dist_or_array.options)[0]))
+    if isinstance(dist_or_array, nengo.dists.Distribution):
+        raise TypeError(f"cannot fold into a random {dist_or_array}")
+    return np.asarray(dist_or_array, dtype=float).copy()
+
+
+def convert(model, activation, spiking=True, synapse=None):
+    """Convert a trained Keras model into a Nengo network ready for any backend.
+
+    Parameters
+    ----------
+    model : tf.keras.Model
+        Trained model whose neuron layers use ``activation``.
+    activation : LIFActivation
+        The rate activation the model was trained with.
+    spiking : bool
+        Use ``nengo.LIF`` (True) or ``nengo.LIFRate`` (False) neurons.
+    synapse : float or nengo.synapses.Synapse or None
+        Filter on every connection out of a neuron layer (None: spikes pass
+        unfiltered, as in training).
+
+    Returns
+    -------
+    ConvertedNetwork
+    """
+    neuron = activation.spiking_neuron() if spiking else activation.rate_neuron()
+    try:
+        converter = nengo_dl.Converter(
+            model,
+            allow_fallback=False,
+            inference_only=True,
+            swap_activations={activation: neuron},
+            scale_firing_rates=activation.gain,
+            synapse=synapse,
+        )
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"cannot convert {model.name}: {e}") from None
+
+    with converter.net:
+        fold_biases(converter.net, exclude=set(converter.inputs.values()))
+        layers, probes, shapes = {}, {}, {}
+        for name in neuron_layers(model, activation):
+            layer = model.get_layer(name)
+            neurons = converter.layers[layer]
+            layers[name] = neurons
+            probes[name] = nengo.Probe(neurons, synapse=None, label=f"{name}.spikes")
+            shapes[name] = tuple(layer.output_shape[1:])
+        output = converter.outputs[model.output]
+        shapes["output"] = tuple(model.output_shape[1:])
+
+    return ConvertedNetwork(
+        net=converter.net,
+        input=converter.inputs[model.input],
+        output=output,
+        layers=layers,
+        layer_probes=probes,
+        shapes=shapes,
+        converter=converter,
+    )
+
+
+def tile_images(images, n_steps):
+    """Repeat each image for ``n_steps`` steps: ``(N, ...)`` → ``(N, n_steps, D)``."""
+    flat = np.reshape(images, (len(images), 1, -1))
+    return np.tile(flat, (1, n_steps, 1))
+
+
+def readout(traces, synapse, dt=0.001):
+    """Filter per-step output traces ``(N, n_steps, K)`` with ``synapse``, per image.
+
+    Each image's filter starts from zero, as the network's state does.
+    """
+    if synapse is None:
+        return np.asarray(traces)
+    return synapse.filt(np.asarray(traces, dtype=float), dt=dt, axis=1, y0=0)

@@ -1,0 +1,269 @@
+"""Train, convert and run a vision model on every backend: the main job.
+
+Run ``python -m nengo_vision.convert --help`` for the options.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+# Before TensorFlow is imported anywhere: keep its C++ start-up chatter out of
+# the user's terminal (errors still show).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+DEFAULT_BACKENDS = "keras,nengo-dl,loihi-emulator"
+PROG = "python -m nengo_vision.convert"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def synapse_arg(text):
+    if text.lower() == "none":
+        return None
+    return positive_float(text)
+
+
+def make_parser():
+    from .backends import RunContext, backend_names, get_backend
+    from .models import get_model, model_names
+
+    models = "\n".join(f"  {n:<16}{get_model(n).description}" for n in model_names())
+    backends = "\n".join(
+        f"  {n:<16}{get_backend(n).description}" for n in backend_names()
+    )
+    parser = OneLineParser(
+        prog=PROG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Train a Keras CNN through the rate approximation of the LIF neuron, "
+            "convert it with NengoDL into a spiking network, and run the same MNIST "
+            "test digits (each held for --n-steps steps) through every chosen "
+            "backend. Writes results.json, traces.npz and plots to --out and prints "
+            "a table."
+        ),
+        epilog=(
+            f"models:\n{models}\n\nbackends:\n{backends}\n\n"
+            "data: --data-dir, else $NENGO_VISION_DATA, else the Keras download.\n"
+            "cache: --cache-dir, else $NENGO_VISION_CACHE, else ~/.cache/nengo_vision.\n"
+            "Errors in the options exit with status 2 and one line on stderr."
+        ),
+    )
+    parser.add_argument("--model", metavar="NAME", default="scnn_mnist", help="model name (default: %(default)s)")
+    parser.add_argument(
+        "--backends", metavar="LIST", default=DEFAULT_BACKENDS,
+        help="comma-separated backends to run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-test", metavar="N", type=positive_int, default=200,
+        help="test digits to run, the first N of the test set (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-steps", metavar="N", type=positive_int, default=30,
+        help="time steps each digit is held for (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--epochs", metavar="N", type=positive_int, default=3,
+        help="training epochs (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--n-train", metavar="N", type=positive_int, default=None,
+        help="train on the first N training digits only (default: all 60000)",
+    )
+    parser.add_argument("--seed", metavar="N", type=int, default=0, help="seed of every random choice (default: %(default)s)")
+    parser.add_argument(
+        "--retrain", action="store_true",
+        help="train even if parameters for these settings are cached",
+    )
+    parser.add_argument("--data-dir", metavar="DIR", default=None, help="folder holding mnist.npz")
+    parser.add_argument("--cache-dir", metavar="DIR", default=None, help="folder for trained parameters")
+    parser.add_argument(
+        "--out", metavar="DIR", default=None,
+        help="output folder (default: runs/MODEL-YYYYmmdd-HHMMSS)",
+    )
+    parser.add_argument(
+        "--gain", metavar="G", type=positive_float, default=3.0,
+        help="LIF input gain: sets the neurons' operating range (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--synapse", metavar="TAU", type=synapse_arg, default=RunContext.synapse,
+        help="lowpass time constant (s) on connections out of neuron layers, or "
+        "'none' for raw spikes; a short filter turns spikes into smoother currents "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--output-synapse", metavar="TAU", type=synapse_arg, default=0.02,
+        help="lowpass time constant (s) of the readout filter on the output, "
+        "applied per digit, or 'none' to read the raw last step "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size", metavar="N", type=positive_int, default=50,
+        help="digits per batch in Keras and NengoDL (default: %(default)s)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def check_writable(out):
+    """Fail early, before training, if ``out`` cannot be created or written."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise_usage(f"--out {out} is a file; give a folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise_usage(
+            f"cannot write to --out {out} ({e.strerror or type(e).__name__}); "
+            f"choose a writable folder"
+        )
+
+
+def raise_usage(message):
+    from .errors import UsageError
+
+    raise UsageError(message)
+
+
+def machine():
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def run(args, log=print):
+    """The main job, for parsed ``args``. Returns the results dictionary."""
+    import numpy as np
+
+    from .backends import RunContext, get_backend
+    from .data import load_mnist
+    from .harness import agreement, run_backends
+    from .models import get_model
+    from .neurons import LIFActivation
+    from .report import plot_accuracy, plot_traces, table, write_results, write_traces
+    from .training import train
+
+    spec = get_model(args.model)
+    names = [n.strip() for n in args.backends.split(",") if n.strip()]
+    if not names:
+        raise_usage("--backends is empty; name at least one backend")
+    for name in names:
+        get_backend(name).check()
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out or Path("runs") / f"{spec.name}-{stamp}")
+    check_writable(out)
+
+    (x_train, y_train), (x_test, y_test) = load_mnist(args.data_dir)
+    for option, n, total, what in (
+        ("--n-test", args.n_test, len(x_test), "test"),
+        ("--n-train", args.n_train, len(x_train), "training"),
+    ):
+        if n is not None and n > total:
+            raise_usage(f"{option} {n} is more than the {total} {what} digits; use at most {total}")
+    if args.n_train:
+        x_train, y_train = x_train[: args.n_train], y_train[: args.n_train]
+
+    activation = LIFActivation(gain=args.gain)
+    model, train_info = train(
+        spec, activation, x_train, y_train, epochs=args.epochs, seed=args.seed,
+        cache_dir=args.cache_dir, retrain=args.retrain, batch_size=64, log=log,
+    )
+
+    indices = np.arange(args.n_test)
+    images, labels = x_test[indices], y_test[indices]
+    ctx = RunContext(
+        model=model, activation=activation, n_steps=args.n_steps,
+        synapse=args.synapse, batch_size=args.batch_size, seed=args.seed,
+        progress=not args.no_progress, log=log,
+    )
+    output_synapse = _synapse(args.output_synapse)
+    runs, summary = run_backends(ctx, names, images, labels, output_synapse)
+
+    results = dict(
+        model=spec.name,
+        dataset=spec.dataset,
+        n_steps=args.n_steps,
+        n_test=args.n_test,
+        test_indices="first n_test digits of the MNIST test set",
+        seed=args.seed,
+        dt=ctx.dt,
+        synapse=args.synapse,
+        output_synapse=args.output_synapse,
+        neuron=dict(type="LIF", **activation.get_config()),
+        training=dict(
+            epochs=args.epochs, n_train=len(x_train), cached=train_info["cached"],
+            seconds=round(train_info["seconds"], 1), cache=train_info["cache"],
+            history=train_info["history"],
+        ),
+        backends=summary,
+        agreement=agreement(runs, output_synapse, ctx.dt),
+        date=datetime.datetime.now().isoformat(timespec="seconds"),
+        machine=machine(),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    write_traces(out, runs, labels, indices)
+    results["plots"] = [
+        plot_traces(out, runs, images, labels, output_synapse, ctx.dt),
+        plot_accuracy(out, summary),
+    ]
+    write_results(out, results)
+    log("")
+    log(table(summary))
+    log(f"\nresults in {out}/ (results.json, traces.npz, {', '.join(results['plots'])})")
+    return results
+
+
+def _synapse(tau):
+    from .harness import parse_synapse
+
+    return parse_synapse(tau)
+
+
+def main(argv=None):
+    from .errors import UsageError
+
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except UsageError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""MNIST, from a local ``mnist.npz`` when one is given, else the standard Keras download.
+
+The local file has the same keys as the file Keras downloads, but Keras checks the
+hash of its own download, so the local file is read with numpy rather than dropped
+into the Keras cache.
+"""
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UsageError
+
+#: Environment variable naming a folder that holds ``mnist.npz``.
+DATA_ENV = "NENGO_VISION_DATA"
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def mnist_path(data_dir=None):
+    """Return the local ``mnist.npz`` to use, or None to use the Keras download.
+
+    ``data_dir`` (the ``--data-dir`` option) wins over the ``NENGO_VISION_DATA``
+    environment variable. A folder that is named but holds no ``mnist.npz`` is an
+    error rather than a silent fall-back to the network.
+    """
+    folder = data_dir if data_dir is not None else os.environ.get(DATA_ENV) or None
+    if folder is None:
+        return None
+    path = Path(folder) / "mnist.npz"
+    if not path.is_file():
+        source = "--data-dir" if data_dir is not None else DATA_ENV
+        raise UsageError(
+            f"no mnist.npz in {folder} (given by {source}); point {source} at the "
+            f"folder that holds mnist.npz"
+        )
+    return path
+
+
+def _read_npz(path):
+    try:
+        with np.load(path) as f:
+            missing = [k for k in MNIST_KEYS if k not in f]
+            if missing:
+                raise UsageError(
+                    f"{path} is not an MNIST file (missing {', '.join(missing)}); "
+                    f"replace it with the mnist.npz described in the data README"
+                )
+            arrays = {k: f[k] for k in MNIST_KEYS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise UsageError(
+            f"{path} is corrupt or not an .npz file; replace it with a good copy of "
+            f"mnist.npz"
+        ) from None
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (len(x),):
+            raise UsageError(
+                f"{path} has x_{split} of shape {x.shape} and y_{split} of shape "
+                f"{y.shape}, expected (N, 28, 28) and (N,); replace it with a good copy"
+            )
+    return arrays
+
+
+def _download():
+    import tensorflow as tf
+
+    try:
+        (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
+    except Exception as e:  # urllib raises several types; all mean "no data"
+        raise UsageError(
+            f"cannot download MNIST ({type(e).__name__}); offline, pass --data-dir DIR "
+            f"or set {DATA_ENV}=DIR, where DIR holds mnist.npz"
+        ) from None
+    return dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+
+
+def load_mnist(data_dir=None):
+    """Load MNIST as float images in [0, 1] with a trailing channel axis.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        Folder holding ``mnist.npz``. Defaults to ``$NENGO_VISION_DATA``; without
+        either, the Keras download is used.
+
+    Returns
+    -------
+    (x_train, y_train), (x_test, y_test)
+        Images of shape ``(N, 28, 28, 1)``, float32, and labels of shape ``(N,)``,
+        int64, in the file's order.
+    """
+    path = mnist_path(data_dir)
+    arrays = _download() if path is None else _read_npz(path)
+
+    def prep(x, y):
+        return (x.astype(np.float32) / 255.0)[..., None], y.astype(np.int64)
+
+    return (
+        prep(arrays["x_train"], arrays["y_train"]),
+        prep(arrays["x_test"], arrays["y_test"]),
+    )

@@ -1,0 +1,85 @@
+"""Shared fixtures: real MNIST and one small model trained once per test session."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data_dir():
+    # .ci/run sets NENGO_VISION_DATA; a checkout beside shared/ works without it
+    folder = os.environ.get("NENGO_VISION_DATA") or REPO.parent / "shared" / "data"
+    return Path(folder) if (Path(folder) / "mnist.npz").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    folder = _data_dir()
+    if folder is None:
+        pytest.skip("real MNIST not found: set NENGO_VISION_DATA to the folder of mnist.npz")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist(data_dir):
+    from nengo_vision.data import load_mnist
+
+    return load_mnist(data_dir)
+
+
+#: Small but real training: 2 epochs on the first 12,000 training digits.
+N_TRAIN, EPOCHS = 12000, 2
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def trained(mnist, cache_dir):
+    """``(model, activation)`` trained through the LIF rate approximation."""
+    from nengo_vision.models import get_model
+    from nengo_vision.neurons import LIFActivation
+    from nengo_vision.training import train
+
+    (x_train, y_train), _ = mnist
+    activation = LIFActivation(gain=3.0)
+    model, _ = train(
+        get_model("scnn_mnist"), activation, x_train[:N_TRAIN], y_train[:N_TRAIN],
+        epochs=EPOCHS, seed=0, cache_dir=cache_dir, log=lambda *a: None,
+    )
+    return model, activation
+
+
+@pytest.fixture(scope="session")
+def test_digits(mnist):
+    _, (x_test, y_test) = mnist
+    return x_test, y_test
+
+
+def context(trained, **kwargs):
+    from nengo_vision.backends import RunContext
+
+    model, activation = trained
+    kwargs.setdefault("progress", False)
+    kwargs.setdefault("log", lambda *a: None)
+    return RunContext(model=model, activation=activation, **kwargs)
+
+
+def last_step_predictions(traces, tau=0.02):
+    import nengo
+
+    from nengo_vision.harness import predictions
+
+    return predictions(traces, nengo.Lowpass(tau))
+
+
+@pytest.fixture
+def np_rng():
+    return np.random.RandomState(0)

@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+
+from conftest import context, last_step_predictions
+from nengo_vision.backends import backend_names, get_backend
+from nengo_vision.backends.loihi import build_simulator, reset_neuron_state
+from nengo_vision.errors import UsageError
+from nengo_vision.harness import run_backends
+
+N_DL = 300  # digits through NengoDL
+N_EMU = 40  # digits through the (slow) emulator
+
+
+@pytest.fixture(scope="module")
+def dl_run(trained, test_digits):
+    x, y = test_digits
+    return get_backend("nengo-dl").run(context(trained, batch_size=100), x[:N_DL])
+
+
+def test_registry_and_unknown_backend():
+    assert {"keras", "nengo-dl", "nengo-dl-rate", "loihi-emulator", "loihi"} <= set(
+        backend_names()
+    )
+    with pytest.raises(UsageError) as e:
+        get_backend("spinnaker")
+    assert str(e.value).startswith("unknown backend 'spinnaker'; known backends: keras,")
+
+
+def test_keras_backend_is_the_ann(trained, test_digits):
+    model, _ = trained
+    x, y = test_digits
+    run = get_backend("keras").run(context(trained, n_steps=5), x[:100])
+    assert run.traces.shape == (100, 5, 10)
+    np.testing.assert_allclose(run.traces[:, 0], model.predict(x[:100], verbose=0), rtol=1e-5, atol=1e-5)
+    assert np.mean(run.traces[:, -1].argmax(-1) == y[:100]) > 0.93
+
+
+def test_spiking_nengo_dl_beats_90_percent(dl_run, test_digits):
+    _, y = test_digits
+    assert dl_run.traces.shape == (N_DL, 30, 10)
+    accuracy = np.mean(last_step_predictions(dl_run.traces) == y[:N_DL])
+    assert accuracy > 0.90, accuracy
+    # every layer fires, none saturates Loihi's one spike per step
+    for layer, hz in dl_run.firing_rates.items():
+        assert 0.5 < hz < 500, (layer, hz)
+
+
+def test_nengo_dl_is_reproducible_and_batch_independent(trained, test_digits, dl_run):
+    x, _ = test_digits
+    again = get_backend("nengo-dl").run(context(trained, batch_size=7), x[:20])
+    np.testing.assert_allclose(again.traces, dl_run.traces[:20], atol=1e-4)
+
+
+def test_rate_backend_matches_keras(trained, test_digits):
+    x, _ = test_digits
+    ctx = context(trained, n_steps=3)
+    rate = get_backend("nengo-dl-rate").run(ctx, x[:50])
+    ann = get_backend("keras").run(ctx, x[:50])
+    np.testing.assert_allclose(rate.traces[:, -1], ann.traces[:, -1], rtol=1e-3, atol=1e-3)
+
+
+def test_emulator_agrees_with_nengo_dl(trained, test_digits, dl_run):
+    x, y = test_digits
+    emu = get_backend("loihi-emulator").run(context(trained), x[:N_EMU])
+    assert emu.traces.shape == (N_EMU, 30, 10)
+    emu_pred = last_step_predictions(emu.traces)
+    dl_pred = last_step_predictions(dl_run.traces[:N_EMU])
+    assert np.mean(emu_pred == dl_pred) >= 0.85
+    assert np.mean(emu_pred == y[:N_EMU]) >= 0.85
+    placement = emu.placement
+    assert placement["conv0"]["where"] == "host"
+    assert placement["conv1"]["where"] == "chip" and placement["conv2"]["where"] == "chip"
+    assert placement["totals"]["cores"] <= 128
+
+
+def test_reset_gives_the_same_spikes_as_a_fresh_simulator(trained, test_digits):
+    """A digit run after another digit and a reset equals that digit run first."""
+    x, _ = test_digits
+    ctx = context(trained)
+
+    def spikes(sim, cn):
+        return {n: sim.data[p].copy() for n, p in cn.layer_probes.items()}, sim.data[cn.output].copy()
+
+    sim, cn, _, holder = build_simulator(ctx, "sim")
+    with sim:
+        holder[0] = x[1].ravel()
+        sim.run_steps(30)
+        sim.clear_probes()
+        reset_neuron_state(sim)
+        holder[0] = x[0].ravel()
+        sim.run_steps(30)
+        after_reset = spikes(sim, cn)
+    sim, cn, _, holder = build_simulator(ctx, "sim")
+    with sim:
+        holder[0] = x[0].ravel()
+        sim.run_steps(30)
+        fresh = spikes(sim, cn)
+    for name in fresh[0]:
+        np.testing.assert_array_equal(after_reset[0][name], fresh[0][name])
+        assert fresh[0][name].sum() > 0, name
+    np.testing.assert_array_equal(after_reset[1], fresh[1])
+
+
+def test_loihi_without_nxsdk_fails_before_running(trained, test_digits):
+    x, y = test_digits
+    with pytest.raises(UsageError) as e:
+        run_backends(context(trained), ["keras", "loihi"], x[:5], y[:5], None)
+    assert str(e.value) == (
+        "backend loihi needs Intel's NxSDK (the nxsdk package), which is not "
+        "installed here; run on Intel's Neuromorphic Research Cloud (see "
+        "hardware/README.md) or use --backends loihi-emulator"
+    )

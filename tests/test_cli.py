@@ -1,0 +1,159 @@
+"""The command line: every bad input is one line, exit 2, nothing written."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import EPOCHS, N_TRAIN
+from nengo_vision.convert import PROG, main
+from nengo_vision.models import get_model
+from nengo_vision.neurons import LIFActivation
+from nengo_vision.training import cache_path
+
+
+def run_main(capsys, *args):
+    try:
+        status = main(list(args))
+    except SystemExit as e:  # argparse exits for option errors
+        status = e.code
+    captured = capsys.readouterr()
+    return status, captured.err
+
+
+def assert_one_line_error(status, err, expected):
+    assert status == 2
+    assert err == f"{PROG}: error: {expected}\n"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--n-steps", "0"], "argument --n-steps: must be a positive integer, got '0' (see --help)"),
+    (["--n-steps", "-3"], "argument --n-steps: must be a positive integer, got '-3' (see --help)"),
+    (["--n-test", "ten"], "argument --n-test: must be a positive integer, got 'ten' (see --help)"),
+    (["--epochs", "1.5"], "argument --epochs: must be a positive integer, got '1.5' (see --help)"),
+    (["--output-synapse", "-1"], "argument --output-synapse: must be a positive number, got '-1' (see --help)"),
+])
+def test_bad_numbers(capsys, tmp_path, args, expected):
+    status, err = run_main(capsys, *args, "--out", str(tmp_path / "out"))
+    assert_one_line_error(status, err, expected)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_model(capsys, tmp_path):
+    status, err = run_main(capsys, "--model", "lenet", "--out", str(tmp_path / "o"))
+    assert_one_line_error(status, err, "unknown model 'lenet'; known models: scnn_mnist")
+
+
+def test_unknown_backend(capsys, tmp_path):
+    status, err = run_main(capsys, "--backends", "keras,tpu", "--out", str(tmp_path / "o"))
+    assert status == 2
+    assert err.startswith(f"{PROG}: error: unknown backend 'tpu'; known backends: keras, ")
+    assert err.count("\n") == 1
+
+
+def test_n_test_beyond_test_set(capsys, tmp_path, data_dir):
+    status, err = run_main(capsys, "--n-test", "10001", "--data-dir", str(data_dir),
+                           "--out", str(tmp_path / "o"))
+    assert_one_line_error(status, err, "--n-test 10001 is more than the 10000 test digits; use at most 10000")
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_data_file(capsys, tmp_path):
+    status, err = run_main(capsys, "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert_one_line_error(
+        status, err,
+        f"no mnist.npz in {tmp_path} (given by --data-dir); point --data-dir at the folder that holds mnist.npz",
+    )
+
+
+def test_corrupt_data_file(capsys, tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(b"\x00" * 100)
+    status, err = run_main(capsys, "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert_one_line_error(
+        status, err,
+        f"{tmp_path / 'mnist.npz'} is corrupt or not an .npz file; replace it with a good copy of mnist.npz",
+    )
+
+
+def test_corrupt_cache(capsys, tmp_path, data_dir):
+    path = cache_path(tmp_path, get_model("scnn_mnist"), LIFActivation(gain=3.0), 1, 100, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"PK\x03\x04 truncated")
+    status, err = run_main(capsys, "--data-dir", str(data_dir), "--cache-dir", str(tmp_path),
+                           "--epochs", "1", "--n-train", "100", "--out", str(tmp_path / "o"))
+    assert_one_line_error(
+        status, err, f"cached parameters {path} are corrupt; delete {path} or run again with --retrain"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_out(capsys, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    status, err = run_main(capsys, "--out", str(blocker / "results"))
+    assert_one_line_error(
+        status, err,
+        f"cannot write to --out {blocker / 'results'} (Not a directory); choose a writable folder",
+    )
+    status, err = run_main(capsys, "--out", str(blocker))
+    assert_one_line_error(status, err, f"--out {blocker} is a file; give a folder")
+
+
+def test_loihi_without_nxsdk(capsys, tmp_path):
+    status, err = run_main(capsys, "--backends", "loihi", "--out", str(tmp_path / "o"))
+    assert status == 2 and "backend loihi needs Intel's NxSDK" in err and err.count("\n") == 1
+
+
+def test_errors_have_no_traceback_as_a_process(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "nengo_vision.convert", "--model", "nope", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"{PROG}: error: unknown model 'nope'; known models: scnn_mnist"
+    ]
+
+
+def test_help_explains(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for text in ("--n-steps", "--backends", "loihi-emulator", "scnn_mnist", "NENGO_VISION_DATA"):
+        assert text in out
+
+
+def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
+    """A real small run: reuses the session's trained model from the cache."""
+    out = tmp_path / "run"
+    status = main([
+        "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
+        "--n-train", str(N_TRAIN), "--epochs", str(EPOCHS), "--gain", "3",
+        "--n-test", "12", "--out", str(out), "--no-progress",
+    ])
+    assert status == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "accuracy.png", "output_traces.png", "results.json", "traces.npz",
+    ]
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"] == "scnn_mnist" and results["n_steps"] == 30
+    assert results["n_test"] == 12 and results["seed"] == 0
+    assert results["training"]["cached"] is True
+    assert list(results["backends"]) == ["keras", "nengo-dl", "loihi-emulator"]
+    for name, b in results["backends"].items():
+        assert set(b) >= {"accuracy", "n_test", "seconds", "firing_rates"}
+        assert b["n_test"] == 12 and b["accuracy"] >= 0.75, (name, b["accuracy"])
+        assert list(b["firing_rates"]) == ["conv0", "conv1", "conv2"]
+    assert results["backends"]["loihi-emulator"]["placement"]["conv0"]["where"] == "host"
+    with np.load(out / "traces.npz") as t:
+        assert t["nengo-dl"].shape == (12, 30, 10)
+        assert t["keras"].shape == (12, 30, 10)
+        assert list(t["indices"]) == list(range(12))
+    for png in ("accuracy.png", "output_traces.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
