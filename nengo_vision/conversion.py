@@ -15,11 +15,13 @@
 from dataclasses import dataclass, field
 
 import nengo
-import nengo_dl
 import numpy as np
 import tensorflow as tf
 
+from ._quiet import import_nengo_dl
 from .errors import UsageError
+
+nengo_dl = import_nengo_dl()
 
 
 @dataclass
@@ -60,24 +62,12 @@ def neuron_layers(model, activation):
     ]
 
 
-def _constant_value(conn, exclude):
-    """Value that a connection from a constant, input-free Node delivers, or None."""
-    pre = conn.pre_obj
-    if (
-        pre in exclude
-        or not isinstance(pre, nengo.Node)
-        or pre.size_in != 0
-        or callable(pre.output)
-        or not isinstance(conn.transform, _FOLDABLE)
-    ):
-        return None
-    if isinstance(pre.output, nengo.Process):
-        return None
-    value = np.asarray(pre.output, dtype=float)
-    return _apply_transform(conn.transform, value[conn.pre_slice])
-
-
 _FOLDABLE = (nengo.Sparse, nengo.Dense, nengo.transforms.NoTransform)
+
+
+def _foldable(conn):
+    # a filtered constant is not constant during the first steps
+    return conn.synapse is None and isinstance(conn.transform, _FOLDABLE)
 
 
 def _apply_transform(transform, x):
@@ -90,60 +80,80 @@ def _apply_transform(transform, x):
     return w * x if w.ndim < 2 else w @ x
 
 
+def _constant_value(conn, exclude):
+    """What a connection from a constant, input-free Node delivers, or None."""
+    pre = conn.pre_obj
+    if (
+        pre in exclude
+        or not isinstance(pre, nengo.Node)
+        or pre.size_in != 0
+        or callable(pre.output)
+        or isinstance(pre.output, nengo.Process)
+        or not _foldable(conn)
+    ):
+        return None
+    value = np.asarray(pre.output, dtype=float)
+    return _apply_transform(conn.transform, value[conn.pre_slice])
+
+
+def _relay_value(conn, into, out_of, exclude):
+    """What a relay Node fed only by constants delivers through ``conn``, or None.
+
+    Returns ``(value, feeding_connections)``.
+    """
+    relay = conn.pre_obj
+    if not isinstance(relay, nengo.Node) or relay.output is not None:
+        return None, []
+    feeds = into.get(relay, [])
+    parts = [_constant_value(f, exclude) for f in feeds]
+    if not feeds or any(p is None for p in parts) or out_of[relay] != [conn]:
+        return None, []
+    if not _foldable(conn):
+        return None, []
+    return _apply_transform(conn.transform, np.sum(parts, axis=0)[conn.pre_slice]), feeds
+
+
 def fold_biases(net, exclude=()):
     """Move constant inputs of neuron ensembles into the ensembles' biases.
 
     Handles ``Node(constant) → Neurons`` and ``Node(constant) → relay Node →
-    Neurons`` (the Converter's convolution-bias structure). The folded nodes and
+    Neurons`` (the Converter's convolution-bias structure), when the connections
+    are unfiltered and the relay feeds nothing else. The folded nodes and
     connections are removed from ``net``. Nodes in ``exclude`` (the network's
     inputs, whose value is set later) are never folded. Returns the number of
-    ensembles changed.
+    connections folded.
     """
     conns = list(net.all_connections)
-    into = {}
+    into, out_of = {}, {}
     for c in conns:
         into.setdefault(c.post_obj, []).append(c)
+        out_of.setdefault(c.pre_obj, []).append(c)
 
-    folded = 0
-    remove_conns, remove_nodes = set(), set()
+    removed = set()
     for c in conns:
-        post = c.post_obj
-        if not isinstance(post, nengo.ensemble.Neurons):
+        if not isinstance(c.post_obj, nengo.ensemble.Neurons):
             continue
-        pre = c.pre_obj
-        value = _constant_value(c, exclude)
-        chain = [c]
-        if value is None and isinstance(pre, nengo.Node) and pre.output is None and isinstance(c.transform, _FOLDABLE):
-            # a relay: fold only if every input to it is constant
-            feeds = into.get(pre, [])
-            parts = [_constant_value(f, exclude) for f in feeds]
-            if not feeds or any(p is None for p in parts):
-                continue
-            value = _apply_transform(c.transform, np.sum(parts, axis=0)[c.pre_slice])
-            chain += feeds
+        value, feeds = _constant_value(c, exclude), []
+        if value is None:
+            value, feeds = _relay_value(c, into, out_of, exclude)
         if value is None:
             continue
-        ens = post.ensemble
-        gain = _choice_value(ens.gain, ens.n_neurons)
-        bias = _choice_value(ens.bias, ens.n_neurons)
+        ens = c.post_obj.ensemble
         full = np.zeros(ens.n_neurons)
         full[c.post_slice] = value
         # nengo scales connections into .neurons by the ensemble's gain
-        ens.bias = bias + gain * full
-        remove_conns.update(chain)
-        remove_nodes.update(x.pre_obj for x in chain)
-        folded += 1
+        ens.bias = _choice_value(ens.bias, ens.n_neurons) + _choice_value(
+            ens.gain, ens.n_neurons
+        ) * full
+        removed.update([c] + feeds)
 
     for sub in [net] + net.all_networks:
-        sub.connections[:] = [c for c in sub.connections if c not in remove_conns]
-    still_used = {c.pre_obj for c in net.all_connections} | {
-        c.post_obj for c in net.all_connections
-    }
+        sub.connections[:] = [c for c in sub.connections if c not in removed]
+    used = {c.pre_obj for c in net.all_connections} | {c.post_obj for c in net.all_connections}
+    orphans = {c.pre_obj for c in removed} - used
     for sub in [net] + net.all_networks:
-        sub.nodes[:] = [
-            n for n in sub.nodes if n not in remove_nodes or n in still_used
-        ]
-    return folded
+        sub.nodes[:] = [n for n in sub.nodes if n not in orphans]
+    return sum(isinstance(c.post_obj, nengo.ensemble.Neurons) for c in removed)
 
 
 def _choice_value(dist_or_array, n):

@@ -52,3 +52,42 @@ def test_readout_filters_each_digit_from_zero():
     assert np.allclose(filtered[0], filtered[1])
     assert filtered[0, 0, 0] < filtered[0, -1, 0] < 1
     assert readout(traces, None) is not None and np.array_equal(readout(traces, None), traces)
+
+
+def _bias_net():
+    with nengo.Network(seed=1) as net:
+        inp = nengo.Node(np.linspace(-1, 1, 4))
+        ens = nengo.Ensemble(6, 1, neuron_type=nengo.LIF(initial_state={"voltage": nengo.dists.Choice([0])}),
+                             gain=nengo.dists.Choice([2.0]), bias=nengo.dists.Choice([0.5]))
+        nengo.Connection(inp, ens.neurons, transform=np.ones((6, 4)) * 0.3, synapse=None)
+        const = nengo.Node([1.0])
+        relay = nengo.Node(size_in=2)
+        nengo.Connection(const, relay, transform=[[0.4], [-0.2]], synapse=None)
+        nengo.Connection(relay, ens.neurons, synapse=None, transform=nengo.Sparse(
+            (6, 2), indices=[(i, i % 2) for i in range(6)]))
+        direct = nengo.Node([0.1, 0.2, 0.3])
+        nengo.Connection(direct, ens.neurons[:3], synapse=None)
+        # a relay that also feeds a probe-able node must stay
+        shared = nengo.Node(size_in=1)
+        nengo.Connection(const, shared, synapse=None)
+        nengo.Connection(shared, ens.neurons[5], synapse=None)
+        keep = nengo.Node(size_in=1)
+        nengo.Connection(shared, keep, synapse=None)
+        p = nengo.Probe(ens.neurons)
+    return net, inp, p
+
+
+def test_fold_biases_keeps_the_network_the_same():
+    from nengo_vision.conversion import fold_biases
+
+    net, inp, p = _bias_net()
+    with nengo.Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(200)
+    before = sim.data[p]
+    assert fold_biases(net, exclude={inp}) == 2  # the relay and the direct node
+    assert not any(isinstance(c.transform, nengo.Sparse) for c in net.all_connections)
+    assert len(net.nodes) == 4  # input, const (still feeds shared), shared, keep
+    with nengo.Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(200)
+    np.testing.assert_array_equal(sim.data[p], before)
+    assert before.sum() > 0

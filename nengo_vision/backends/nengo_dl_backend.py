@@ -2,11 +2,13 @@
 
 import warnings
 
-import nengo_dl
 import numpy as np
 
+from .._quiet import import_nengo_dl
 from ..conversion import convert, tile_images
 from .base import Backend, BackendRun, register_backend, spike_rate_hz
+
+nengo_dl = import_nengo_dl()
 
 
 @register_backend
