@@ -105,7 +105,7 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, json.dumps(results, indent=2) + "\n")
 
-    print(f"\n| part | digits | accuracy | wall time |\n|---|---|---|---|")
+    print("\n| part | digits | accuracy | wall time |\n|---|---|---|---|")
     if train_seconds:
         print(f"| training ({args.epochs} epochs, 60,000 digits) | | | {train_seconds / 60:.1f} min |")
     for name, p in parts.items():

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import nengo
 import numpy as np
-import tensorflow as tf
 
 from ._quiet import import_nengo_dl
 from .errors import UsageError
@@ -66,8 +65,13 @@ _FOLDABLE = (nengo.Sparse, nengo.Dense, nengo.transforms.NoTransform)
 
 
 def _foldable(conn):
-    # a filtered constant is not constant during the first steps
-    return conn.synapse is None and isinstance(conn.transform, _FOLDABLE)
+    # a filtered constant is not constant during the first steps, and a function
+    # would change the value
+    return (
+        conn.synapse is None
+        and conn.function is None
+        and isinstance(conn.transform, _FOLDABLE)
+    )
 
 
 def _apply_transform(transform, x):

@@ -5,6 +5,7 @@ Run ``python -m nengo_vision.convert --help`` for the options.
 
 import argparse
 import datetime
+import math
 import os
 import platform
 import sys
@@ -41,12 +42,24 @@ def positive_int(text):
     return value
 
 
+def seed_arg(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer from 0 to 4294967295, got {text!r}"
+        )
+    return value
+
+
 def positive_float(text):
     try:
         value = float(text)
     except ValueError:
         value = 0.0
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
     return value
 
@@ -54,7 +67,13 @@ def positive_float(text):
 def synapse_arg(text):
     if text.lower() == "none":
         return None
-    return positive_float(text)
+    try:
+        return positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive time constant in seconds, or 'none' for no filter, "
+            f"got {text!r}"
+        ) from None
 
 
 def make_parser():
@@ -97,14 +116,14 @@ def make_parser():
         help="time steps each digit is held for (default: %(default)s)",
     )
     parser.add_argument(
-        "--epochs", metavar="N", type=positive_int, default=3,
+        "--epochs", metavar="N", type=positive_int, default=8,
         help="training epochs (default: %(default)s)",
     )
     parser.add_argument(
         "--n-train", metavar="N", type=positive_int, default=None,
         help="train on the first N training digits only (default: all 60000)",
     )
-    parser.add_argument("--seed", metavar="N", type=int, default=0, help="seed of every random choice (default: %(default)s)")
+    parser.add_argument("--seed", metavar="N", type=seed_arg, default=0, help="seed of every random choice (default: %(default)s)")
     parser.add_argument(
         "--retrain", action="store_true",
         help="train even if parameters for these settings are cached",
@@ -144,11 +163,11 @@ def make_parser():
     return parser
 
 
-def check_writable(out):
-    """Fail early, before training, if ``out`` cannot be created or written."""
+def check_writable(out, option="--out"):
+    """Fail early, before training, if folder ``out`` cannot be created or written."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise_usage(f"--out {out} is a file; give a folder")
+        raise_usage(f"{option} {out} is a file; give a folder")
     parent = out
     while not parent.exists():
         parent = parent.parent
@@ -157,7 +176,7 @@ def check_writable(out):
             pass
     except OSError as e:
         raise_usage(
-            f"cannot write to --out {out} ({e.strerror or type(e).__name__}); "
+            f"cannot write to {option} {out} ({e.strerror or type(e).__name__}); "
             f"choose a writable folder"
         )
 
@@ -178,11 +197,11 @@ def run(args, log=print):
 
     from .backends import RunContext, get_backend
     from .data import load_mnist
-    from .harness import agreement, run_backends
+    from .harness import agreement, parse_synapse, run_backends
     from .models import get_model
     from .neurons import LIFActivation
     from .report import plot_accuracy, plot_traces, table, write_results, write_traces
-    from .training import train
+    from .training import default_cache_dir, train
 
     spec = get_model(args.model)
     names = [n.strip() for n in args.backends.split(",") if n.strip()]
@@ -193,6 +212,7 @@ def run(args, log=print):
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or Path("runs") / f"{spec.name}-{stamp}")
     check_writable(out)
+    check_writable(args.cache_dir or default_cache_dir(), "--cache-dir")
 
     (x_train, y_train), (x_test, y_test) = load_mnist(args.data_dir)
     for option, n, total, what in (
@@ -218,7 +238,7 @@ def run(args, log=print):
         synapse=args.synapse, batch_size=args.batch_size, seed=args.seed,
         progress=not args.no_progress, log=log,
     )
-    output_synapse = _synapse(args.output_synapse)
+    output_synapse = parse_synapse(args.output_synapse)
     runs, summary = run_backends(ctx, names, images, labels, output_synapse)
 
     results = dict(
@@ -253,12 +273,6 @@ def run(args, log=print):
     log(table(summary))
     log(f"\nresults in {out}/ (results.json, traces.npz, {', '.join(results['plots'])})")
     return results
-
-
-def _synapse(tau):
-    from .harness import parse_synapse
-
-    return parse_synapse(tau)
 
 
 def main(argv=None):

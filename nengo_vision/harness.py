@@ -59,8 +59,6 @@ def agreement(runs, output_synapse, dt=0.001):
     }
 
 
-def parse_synapse(value):
-    """``"none"`` or a time constant in seconds → a nengo synapse (or None)."""
-    if value is None or str(value).lower() in ("none", "0", "0.0"):
-        return None
-    return nengo.Lowpass(float(value))
+def parse_synapse(tau):
+    """A time constant in seconds, or None, → a ``nengo.Lowpass`` (or None)."""
+    return None if tau is None else nengo.Lowpass(float(tau))

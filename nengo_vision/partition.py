@@ -11,7 +11,6 @@ import math
 import re
 from dataclasses import dataclass
 
-import nengo
 import nengo_loihi
 from nengo.exceptions import BuildError
 from nengo_loihi.block import MAX_COMPARTMENTS
@@ -77,7 +76,7 @@ def configure(cn, off_chip=()):
 
 def _layer_of(message, cn):
     for name, neurons in cn.layers.items():
-        if repr(neurons.ensemble.label) in message or f"'{neurons.ensemble.label}'" in message:
+        if f"'{neurons.ensemble.label}'" in message:
             return name
     return None
 
@@ -114,22 +113,24 @@ def partition(cn, off_chip=(), dt=0.001, max_tries=200):
         except BuildError as e:
             message = str(e)
             name = _layer_of(message, cn)
-            if name is None or name not in choice:
+            # only a broken per-core limit is cured by a smaller block
+            if name is None or name not in choice or "exceeded max" not in message:
                 raise UsageError(f"cannot place the network on Loihi: {message}") from None
             choice[name] += 1
             if choice[name] == len(candidates[name]):
                 limit = re.sub(r"^.*?: ", "", message)
                 raise UsageError(
                     f"layer {name} does not fit on a Loihi core even split to one "
-                    f"neuron per core: {limit}; make the layer smaller or run it "
-                    f"off-chip"
+                    f"neuron per core: {limit}; make the layer or its input smaller"
                 ) from None
             continue
         return Placement(
             on_chip={n: n not in off_chip for n in cn.layers},
             block_shapes={n: candidates[n][choice[n]] for n in on_chip},
         )
-    raise UsageError(f"no placement found in {max_tries} tries; split the model by hand")
+    raise UsageError(
+        f"no placement found in {max_tries} builds; make the on-chip layers smaller"
+    )
 
 
 def resource_report(sim, cn, placement):
@@ -186,7 +187,8 @@ def describe(report):
             )
     t = report["totals"]
     lines.append(
-        f"  total: {t['cores']} of {t['cores_per_chip']} cores of one chip "
-        f"({t['cores'] / t['cores_per_chip']:.0%}), {t['compartments']} compartments"
+        f"  total: {t['cores']} cores on {t['chips']} chip(s) of {t['cores_per_chip']} "
+        f"cores ({t['cores'] / (t['chips'] * t['cores_per_chip']):.0%} used), "
+        f"{t['compartments']} compartments"
     )
     return lines

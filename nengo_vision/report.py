@@ -31,7 +31,7 @@ def write_traces(out_dir, runs, labels, indices):
 
 def _save(fig, path):
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
 
 
@@ -41,8 +41,8 @@ def plot_traces(out_dir, runs, images, labels, synapse, dt, n_digits=3):
     names = list(runs)
     n_digits = min(n_digits, len(labels))
     fig, axes = plt.subplots(
-        n_digits, len(names) + 1, figsize=(3.2 * (len(names) + 1), 2.4 * n_digits),
-        squeeze=False,
+        n_digits, len(names) + 1, figsize=(3.2 * (len(names) + 1), 2.6 * n_digits),
+        squeeze=False, layout="constrained",
     )
     colors = plt.cm.tab10(np.arange(10))
     for row in range(n_digits):
@@ -76,7 +76,7 @@ def plot_accuracy(out_dir, summary):
     """Bar chart of accuracy by backend. Returns the file name."""
     names = list(summary)
     acc = [summary[n]["accuracy"] * 100 for n in names]
-    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 3.5))
+    fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 3.5), layout="constrained")
     bars = ax.bar(names, acc, color=plt.cm.tab10(np.arange(len(names))))
     for bar, a in zip(bars, acc):
         ax.text(bar.get_x() + bar.get_width() / 2, a, f"{a:.2f}%", ha="center",

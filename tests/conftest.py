@@ -3,7 +3,6 @@
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -78,8 +77,3 @@ def last_step_predictions(traces, tau=0.02):
     from nengo_vision.harness import predictions
 
     return predictions(traces, nengo.Lowpass(tau))
-
-
-@pytest.fixture
-def np_rng():
-    return np.random.RandomState(0)

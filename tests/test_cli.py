@@ -34,7 +34,11 @@ def assert_one_line_error(status, err, expected):
     (["--n-steps", "-3"], "argument --n-steps: must be a positive integer, got '-3' (see --help)"),
     (["--n-test", "ten"], "argument --n-test: must be a positive integer, got 'ten' (see --help)"),
     (["--epochs", "1.5"], "argument --epochs: must be a positive integer, got '1.5' (see --help)"),
-    (["--output-synapse", "-1"], "argument --output-synapse: must be a positive number, got '-1' (see --help)"),
+    (["--output-synapse", "-1"], "argument --output-synapse: must be a positive time constant in seconds, or 'none' for no filter, got '-1' (see --help)"),
+    (["--synapse", "0"], "argument --synapse: must be a positive time constant in seconds, or 'none' for no filter, got '0' (see --help)"),
+    (["--gain", "inf"], "argument --gain: must be a positive number, got 'inf' (see --help)"),
+    (["--seed", "-1"], "argument --seed: must be an integer from 0 to 4294967295, got '-1' (see --help)"),
+    (["--seed", "4294967296"], "argument --seed: must be an integer from 0 to 4294967295, got '4294967296' (see --help)"),
 ])
 def test_bad_numbers(capsys, tmp_path, args, expected):
     status, err = run_main(capsys, *args, "--out", str(tmp_path / "out"))
@@ -100,6 +104,9 @@ def test_unwritable_out(capsys, tmp_path):
     )
     status, err = run_main(capsys, "--out", str(blocker))
     assert_one_line_error(status, err, f"--out {blocker} is a file; give a folder")
+    status, err = run_main(capsys, "--cache-dir", str(blocker), "--out", str(tmp_path / "o"))
+    assert_one_line_error(status, err, f"--cache-dir {blocker} is a file; give a folder")
+    assert not (tmp_path / "o").exists()
 
 
 def test_loihi_without_nxsdk(capsys, tmp_path):

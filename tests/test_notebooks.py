@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom (outputs are not committed)."""
 
-from pathlib import Path
 
 import nbformat
 import pytest

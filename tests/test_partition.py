@@ -18,7 +18,10 @@ def test_candidates_fit_a_core_and_come_fewest_cores_first(shape):
     assert blocks and all(math.prod(b) <= MAX_COMPARTMENTS for b in blocks)
     cores = [math.prod(math.ceil(e / b) for e, b in zip(shape, blk)) for blk in blocks]
     assert cores == sorted(cores)
-    assert cores[0] == math.ceil(math.prod(shape) / MAX_COMPARTMENTS) or cores[0] >= 1
+    assert cores[0] >= math.ceil(math.prod(shape) / MAX_COMPARTMENTS)
+    # a layer that fits one core stays whole
+    if math.prod(shape) <= MAX_COMPARTMENTS:
+        assert blocks[0] == tuple(shape)
 
 
 def _conv_chain(in_shape, layers):

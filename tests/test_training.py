@@ -55,9 +55,15 @@ def test_corrupt_cache_is_an_error(mnist, tmp_path):
     assert not info["cached"] and path.stat().st_size > 1000
 
 
-def test_rate_regularization_raises_active_rates(mnist, tmp_path):
-    _, plain = _small(mnist, tmp_path / "p")
-    _, pushed = _small(mnist, tmp_path / "r", rate_target=(200.0, 1.0))
-    for layer in ("conv1", "conv2"):
-        assert pushed["history"][f"{layer}_hz"][-1] > 0
-    assert "conv1_hz" not in plain["history"]
+def test_rate_regularization_raises_firing_rates(mnist, tmp_path):
+    from nengo_vision.backends import RunContext, get_backend
+
+    _, (x_test, _) = mnist
+    rates = {}
+    for name, target in (("plain", None), ("pushed", (200.0, 1.0))):
+        model, info = _small(mnist, tmp_path / name, rate_target=target)
+        ctx = RunContext(model=model, activation=LIFActivation(), progress=False)
+        rates[name] = get_backend("keras").run(ctx, x_test[:100]).firing_rates
+        assert ("conv1_hz" in info["history"]) == (target is not None)
+    for layer in ("conv0", "conv1", "conv2"):
+        assert rates["pushed"][layer] > 1.5 * rates["plain"][layer], (layer, rates)

@@ -2,7 +2,6 @@
 
 import importlib
 import pkgutil
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,13 +96,6 @@ class Backend:
             total=total, desc=self.name, unit=unit, disable=not ctx.progress, leave=True
         )
 
-    def timed_run(self, ctx, images):
-        """``run`` with its wall time recorded in the result."""
-        start = time.perf_counter()
-        result = self.run(ctx, images)
-        result.seconds = time.perf_counter() - start
-        return result
-
 
 _REGISTRY = {}
 
@@ -139,6 +131,12 @@ def get_backend(name):
     return _REGISTRY[name]()
 
 
-def spike_rate_hz(spike_sum, n_values, amplitude, dt):
-    """Mean rate in Hz from the sum of spike outputs (each spike is amplitude/dt)."""
-    return float(spike_sum * dt / amplitude / (n_values * dt))
+def spike_rate_hz(output_sum, n_values, amplitude):
+    """Mean rate in Hz from the sum of ``n_values`` neuron outputs (one per neuron
+    and step).
+
+    A spike is ``amplitude / dt`` for one step and a rate neuron outputs
+    ``amplitude * rate`` every step, so in both cases the mean output divided by
+    ``amplitude`` is the rate in Hz.
+    """
+    return float(output_sum / (amplitude * n_values))

@@ -27,8 +27,8 @@ def reset_neuron_state(sim):
 
     Only the emulator is supported: its state is the arrays below, plus the
     messages in flight between host and chip. The host parts are nengo Simulators
-    whose neuron state signals are reset to their initial values (zero voltages,
-    see ``LIFActivation.spiking_neuron``). This reaches into nengo-loihi 1.1's
+    whose neuron and synapse state signals are reset to their initial values (zero
+    voltages, see ``LIFActivation.spiking_neuron``). This reaches into nengo-loihi 1.1's
     internals (pinned in setup.cfg); ``test_reset_gives_the_same_spikes_as_a_fresh_
     simulator`` checks that it stays exact.
     """
@@ -53,10 +53,14 @@ def reset_neuron_state(sim):
         if host is None:
             continue
         for obj, signals in host.model.sig.items():
-            if isinstance(obj, nengo.ensemble.Neurons):
-                for state in obj.ensemble.neuron_type.state:
-                    if state in signals:
-                        host.signals.reset(signals[state])
+            for name, signal in signals.items():
+                # neuron state (voltage, refractory time) and the state of every
+                # process, synapses included: nengo names the latter "_state_*"
+                neuron_state = isinstance(obj, nengo.ensemble.Neurons) and (
+                    name in obj.ensemble.neuron_type.state
+                )
+                if neuron_state or name.startswith("_state_"):
+                    host.signals.reset(signal)
 
 
 def build_simulator(ctx, target):
@@ -109,7 +113,7 @@ class LoihiEmulatorBackend(Backend):
         rates = {
             name: spike_rate_hz(
                 sums[name], len(images) * ctx.n_steps * cn.layers[name].size_out,
-                ctx.activation.amplitude, ctx.dt,
+                ctx.activation.amplitude,
             )
             for name in cn.layer_probes
         }

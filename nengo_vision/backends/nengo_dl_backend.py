@@ -49,7 +49,7 @@ class NengoDLBackend(Backend):
         rates = {
             name: spike_rate_hz(
                 sums[name], len(images) * ctx.n_steps * cn.layers[name].size_out,
-                amplitude, ctx.dt,
+                amplitude,
             )
             for name in cn.layer_probes
         }
