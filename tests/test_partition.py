@@ -74,5 +74,5 @@ def test_layer_too_big_for_any_split_names_it():
         partition(cn, off_chip=["encoder"])
     assert str(e.value) == (
         "layer dense does not fit on a Loihi core even split to one neuron per core: "
-        "Input axons (7200) exceeded max (4096); make the layer smaller or run it off-chip"
+        "Input axons (7200) exceeded max (4096); make the layer or its input smaller"
     )

@@ -9,9 +9,9 @@ from nengo_vision.training import cache_path, train
 QUIET = dict(log=lambda *a: None)
 
 
-def _small(mnist, tmp_path, **kwargs):
+def _small(mnist, tmp_path, activation=None, **kwargs):
     (x, y), _ = mnist
-    return train(get_model("scnn_mnist"), LIFActivation(), x[:512], y[:512],
+    return train(get_model("scnn_mnist"), activation or LIFActivation(), x[:512], y[:512],
                  epochs=1, seed=kwargs.pop("seed", 3), cache_dir=tmp_path, **QUIET, **kwargs)
 
 
@@ -61,8 +61,9 @@ def test_rate_regularization_raises_firing_rates(mnist, tmp_path):
     _, (x_test, _) = mnist
     rates = {}
     for name, target in (("plain", None), ("pushed", (200.0, 1.0))):
-        model, info = _small(mnist, tmp_path / name, rate_target=target)
-        ctx = RunContext(model=model, activation=LIFActivation(), progress=False)
+        activation = LIFActivation()
+        model, info = _small(mnist, tmp_path / name, activation, rate_target=target)
+        ctx = RunContext(model=model, activation=activation, progress=False)
         rates[name] = get_backend("keras").run(ctx, x_test[:100]).firing_rates
         assert ("conv1_hz" in info["history"]) == (target is not None)
     for layer in ("conv0", "conv1", "conv2"):

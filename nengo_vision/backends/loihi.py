@@ -59,7 +59,8 @@ def reset_neuron_state(sim):
                 neuron_state = isinstance(obj, nengo.ensemble.Neurons) and (
                     name in obj.ensemble.neuron_type.state
                 )
-                if neuron_state or name.startswith("_state_"):
+                process_state = isinstance(name, str) and name.startswith("_state_")
+                if neuron_state or process_state:
                     host.signals.reset(signal)
 
 
