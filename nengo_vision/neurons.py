@@ -13,6 +13,8 @@ import nengo
 import numpy as np
 import tensorflow as tf
 
+from . import defaults
+
 
 class LIFActivation:
     """Keras activation: ``amplitude * rate(gain * x)``, the LIF firing rate.
@@ -24,15 +26,17 @@ class LIFActivation:
     tau_ref : float
         Refractory period in seconds.
     amplitude : float
-        Scale of the output (the converted network's spikes have height
-        ``amplitude / dt``, so that their mean equals this activation).
+        Activation per Hz: the output is ``amplitude`` times the firing rate (the
+        converted network's spikes have height ``amplitude / dt``, so that their
+        mean equals this activation). This sets how many spikes carry a value:
+        with 0.01, training settles on mean rates of 4 to 18 Hz, under one spike
+        per neuron in 30 steps; with 0.002, four times more (see
+        :mod:`nengo_vision.defaults` for the measurements).
     gain : float
-        Input current per unit of the layer's pre-activation. This sets the
-        operating range: with gain 1, training settles on rates near 20 Hz (under
-        one spike per neuron in 30 steps); a larger gain drives neurons further
-        above threshold for the same weights. Implemented in the converted network
-        by ``nengo_dl.Converter(scale_firing_rates=gain)``, which sets the
-        ensembles' gain and divides the spike amplitude back.
+        Input current per unit of the layer's pre-activation; a larger gain drives
+        neurons further above threshold for the same weights. Implemented in the
+        converted network by ``nengo_dl.Converter(scale_firing_rates=gain)``, which
+        sets the ensembles' gain and divides the spike amplitude back.
     sigma : float
         Smoothing of the gradient (soft-LIF); the forward pass is not smoothed.
 
@@ -42,7 +46,14 @@ class LIFActivation:
     ``swap_activations`` maps it to the spiking neuron in one dictionary entry.
     """
 
-    def __init__(self, tau_rc=0.02, tau_ref=0.002, amplitude=0.01, gain=1.0, sigma=0.02):
+    def __init__(
+        self,
+        tau_rc=0.02,
+        tau_ref=0.002,
+        amplitude=defaults.AMPLITUDE,
+        gain=defaults.GAIN,
+        sigma=0.02,
+    ):
         self.gain = float(gain)
         self.tau_rc = float(tau_rc)
         self.tau_ref = float(tau_ref)

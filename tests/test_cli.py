@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import EPOCHS, N_TRAIN
+from nengo_vision import defaults
 from nengo_vision.convert import PROG, main
 from nengo_vision.models import get_model
 from nengo_vision.neurons import LIFActivation
@@ -37,6 +38,9 @@ def assert_one_line_error(status, err, expected):
     (["--output-synapse", "-1"], "argument --output-synapse: must be a positive time constant in seconds, or 'none' for no filter, got '-1' (see --help)"),
     (["--synapse", "0"], "argument --synapse: must be a positive time constant in seconds, or 'none' for no filter, got '0' (see --help)"),
     (["--gain", "inf"], "argument --gain: must be a positive number, got 'inf' (see --help)"),
+    (["--amplitude", "0"], "argument --amplitude: must be a positive number, got '0' (see --help)"),
+    (["--augment", "5"], "argument --augment: must be a whole number of pixels from 0 to 4, got '5' (see --help)"),
+    (["--augment", "-1"], "argument --augment: must be a whole number of pixels from 0 to 4, got '-1' (see --help)"),
     (["--seed", "-1"], "argument --seed: must be an integer from 0 to 4294967295, got '-1' (see --help)"),
     (["--seed", "4294967296"], "argument --seed: must be an integer from 0 to 4294967295, got '4294967296' (see --help)"),
 ])
@@ -83,7 +87,9 @@ def test_corrupt_data_file(capsys, tmp_path):
 
 
 def test_corrupt_cache(capsys, tmp_path, data_dir):
-    path = cache_path(tmp_path, get_model("scnn_mnist"), LIFActivation(gain=3.0), 1, 100, 0)
+    # the path the command line uses for these settings
+    path = cache_path(tmp_path, get_model("scnn_mnist"), LIFActivation(), 1, 100, 0,
+                      augment=defaults.AUGMENT, lr_decay=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"PK\x03\x04 truncated")
     status, err = run_main(capsys, "--data-dir", str(data_dir), "--cache-dir", str(tmp_path),
@@ -140,7 +146,7 @@ def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
     out = tmp_path / "run"
     status = main([
         "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
-        "--n-train", str(N_TRAIN), "--epochs", str(EPOCHS), "--gain", "3",
+        "--n-train", str(N_TRAIN), "--epochs", str(EPOCHS), "--augment", "0",
         "--n-test", "12", "--out", str(out), "--no-progress",
     ])
     assert status == 0

@@ -19,7 +19,7 @@ def test_forward_pass_is_nengo_lif_rate(gain):
 
 
 def test_gradient_is_finite_and_positive_below_threshold():
-    act = LIFActivation()
+    act = LIFActivation(gain=1.0)
     x = tf.constant([-500.0, -5.0, 0.0, 0.99, 1.01, 3.0])
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -30,7 +30,7 @@ def test_gradient_is_finite_and_positive_below_threshold():
 
 
 def test_spiking_neuron_mean_rate_matches_rate():
-    act = LIFActivation()
+    act = LIFActivation(gain=1.0)
     neuron = act.spiking_neuron()
     assert isinstance(neuron, nengo.LIF)
     j = np.array([0.5, 1.5, 3.0, 10.0])

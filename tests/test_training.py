@@ -4,7 +4,7 @@ import pytest
 from nengo_vision.errors import UsageError
 from nengo_vision.models import get_model
 from nengo_vision.neurons import LIFActivation
-from nengo_vision.training import cache_path, train
+from nengo_vision.training import ShiftedDigits, cache_path, random_shifts, train
 
 QUIET = dict(log=lambda *a: None)
 
@@ -39,6 +39,40 @@ def test_cache_key_changes_with_settings(tmp_path):
     assert base != cache_path(tmp_path, spec, act, 2, 100, 0)
     assert base != cache_path(tmp_path, spec, LIFActivation(gain=2), 1, 100, 0)
     assert base != cache_path(tmp_path, spec, act, 1, 100, 0, rate_target=[100, 0.1])
+    assert base != cache_path(tmp_path, spec, LIFActivation(amplitude=0.01), 1, 100, 0)
+    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, augment=2)
+    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, lr_decay=True)
+    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, batch_size=32)
+
+
+def test_random_shifts_move_whole_digits(mnist):
+    (x, _), _ = mnist
+    shifted = random_shifts(x[:500], 2, np.random.default_rng(0))
+    moves = set()
+    for original, moved in zip(x[:500, :, :, 0], shifted[:, :, :, 0]):
+        # find the shift that maps the digit onto its moved copy
+        found = [
+            (dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+            # away from the border, where np.roll wraps and a shift pads zeros
+            if np.array_equal(np.roll(original, (dy, dx), axis=(0, 1))[2:-2, 2:-2],
+                              moved[2:-2, 2:-2])
+        ]
+        # nothing but zeros moved in (float32 sums differ in the last digit)
+        assert moved.sum() <= original.sum() * (1 + 1e-5)
+        assert found, "a shifted digit is not a whole-pixel shift of the original"
+        moves.add(found[0])
+    assert len(moves) == 25  # every shift from -2 to 2 on both axes occurs
+
+
+def test_shifted_digits_repeat_with_the_seed_and_change_every_epoch(mnist):
+    (x, y), _ = mnist
+    a, b = (ShiftedDigits(x[:256], y[:256], 64, 2, seed=5) for _ in range(2))
+    first = a[0]
+    np.testing.assert_array_equal(first[0], b[0][0])
+    np.testing.assert_array_equal(first[1], b[0][1])
+    assert len(a) == 4
+    a.on_epoch_end()
+    assert not np.array_equal(a[0][0], first[0])
 
 
 def test_corrupt_cache_is_an_error(mnist, tmp_path):
@@ -61,7 +95,8 @@ def test_rate_regularization_raises_firing_rates(mnist, tmp_path):
     _, (x_test, _) = mnist
     rates = {}
     for name, target in (("plain", None), ("pushed", (200.0, 1.0))):
-        activation = LIFActivation()
+        # the low-rate regime (amplitude 0.01), where a push has room to show
+        activation = LIFActivation(gain=3.0, amplitude=0.01)
         model, info = _small(mnist, tmp_path / name, activation, rate_target=target)
         ctx = RunContext(model=model, activation=activation, progress=False)
         rates[name] = get_backend("keras").run(ctx, x_test[:100]).firing_rates

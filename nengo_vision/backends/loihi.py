@@ -13,7 +13,6 @@ a test checks that a digit run after a reset gives the same spikes as a fresh ru
 
 import warnings
 
-import nengo
 import numpy as np
 
 from ..conversion import convert
@@ -26,9 +25,9 @@ def reset_neuron_state(sim):
     """Zero every neuron's state in a nengo-loihi Simulator, on chip and host.
 
     Only the emulator is supported: its state is the arrays below, plus the
-    messages in flight between host and chip. The host parts are nengo Simulators
-    whose neuron and synapse state signals are reset to their initial values (zero
-    voltages, see ``LIFActivation.spiking_neuron``). This reaches into nengo-loihi 1.1's
+    messages in flight between host and chip, plus the host parts' signals, which
+    go back to their initial values (zero voltages, see
+    ``LIFActivation.spiking_neuron``). This reaches into nengo-loihi 1.1's
     internals (pinned in setup.cfg); ``test_reset_gives_the_same_spikes_as_a_fresh_
     simulator`` checks that it stays exact.
     """
@@ -44,24 +43,27 @@ def reset_neuron_state(sim):
         for ti in [ti for ti in spike_input.spikes if ti <= emulator.t]:
             if ti not in spike_input.permanent:
                 del spike_input.spikes[ti]
-    # Likewise the host holds the chip's last message (the last layer's spikes)
-    # until a newer one arrives: start it empty, as a new simulator does.
-    for receiver in sim._runner.probes_receivers.values():
+    # Likewise chip-to-host: the chip's spikes of the last step are sent with the
+    # next step's message, and the host holds the last message it received until
+    # a newer one arrives. Drop both, and start the host's queue empty, as a new
+    # simulator does.
+    for probe, receiver in sim._runner.probes_receivers.items():
+        emulator.probes.clear_probe(probe)
         receiver.queue[:] = [(0, np.zeros(receiver.size_out))]
+    # The host parts are nengo Simulators. Every signal they update (neuron and
+    # synapse state, but also the values connections and nodes computed last
+    # step, which some operators read before they are recomputed) goes back to
+    # its initial value, as in a new simulator; only the clock runs on.
     for key in ("host_pre", "host"):
         host = sim.sims.get(key)
         if host is None:
             continue
-        for obj, signals in host.model.sig.items():
-            for name, signal in signals.items():
-                # neuron state (voltage, refractory time) and the state of every
-                # process, synapses included: nengo names the latter "_state_*"
-                neuron_state = isinstance(obj, nengo.ensemble.Neurons) and (
-                    name in obj.ensemble.neuron_type.state
-                )
-                process_state = isinstance(name, str) and name.startswith("_state_")
-                if neuron_state or process_state:
-                    host.signals.reset(signal)
+        clock = {host.model.step, host.model.time}
+        for signals in host.model.sig.values():
+            for signal in signals.values():
+                if signal is None or signal.readonly or signal in clock:
+                    continue
+                host.signals.reset(signal)
 
 
 def build_simulator(ctx, target):
