@@ -22,8 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 DEFAULT_BACKENDS = "keras,nengo-dl,loihi-emulator"
 # Weight of the --rate-target penalty. Measured with amplitude 0.01 (target
 # 100-150 Hz): 1.0 cost 5 points of ANN test accuracy after one epoch; 0.01 raised
-# mean rates 1.5- to 2.5-fold and left NengoDL's spiking accuracy unchanged (98.25 %
-# on the first 2,000 test digits, 10 epochs, gain 10). Lowering --amplitude did more.
+# the ANN's mean rates up to 2.5-fold (conv0; conv2 not at all) and left NengoDL's
+# spiking accuracy unchanged (98.25 % on the first 2,000 test digits, 10 epochs,
+# gain 10). Lowering --amplitude did more.
 RATE_WEIGHT = 0.01
 PROG = "python -m nengo_vision.convert"
 # MNIST digits fit a 20x20 box in a 28x28 frame: larger shifts cut digits off.
