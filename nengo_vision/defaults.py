@@ -2,8 +2,10 @@
 
 Kept free of heavy imports so that ``--help`` answers without loading TensorFlow.
 
-The LIF operating range was measured on ``scnn_mnist`` (10 epochs with shifted
-digits, first 2,000 test digits, NengoDL at 30 steps; 2026-11-22):
+The LIF operating range was measured on ``scnn_mnist`` by
+``benchmarks/bench_operating_range.py`` (10 epochs with shifted digits and cosine
+decay, first 2,000 test digits, NengoDL at 30 steps, 20 ms readout; 2026-11-22;
+the lines are in ``benchmarks/results/operating_range.jsonl``):
 
 =========  =========  ===========  ==============  ===================
 gain       amplitude  Keras ANN    NengoDL spikes  mean rates (Hz)
@@ -32,5 +34,5 @@ AUGMENT = 2
 #: time constant (s) of the readout filter on the output. NengoDL's spiking-MNIST
 #: report (shared/seeds/002) reads its output through a 0.1 s filter too. At 30
 #: steps it weighs all steps almost alike; a 20 ms filter keeps only the last few
-#: and lost 0.1 point in NengoDL and 0.8 on the emulator (2026-11-22, 20 epochs).
+#: and lost 0.1 point in NengoDL and 0.9 on the emulator (2026-11-22, 20 epochs).
 OUTPUT_SYNAPSE = 0.1

@@ -73,9 +73,11 @@ def context(trained, **kwargs):
     return RunContext(model=model, activation=activation, **kwargs)
 
 
-def last_step_predictions(traces, tau=0.1):
+def last_step_predictions(traces, tau=None):
+    """Classes read as the command line reads them (its default readout filter)."""
     import nengo
 
+    from nengo_vision import defaults
     from nengo_vision.harness import predictions
 
-    return predictions(traces, nengo.Lowpass(tau))
+    return predictions(traces, nengo.Lowpass(tau or defaults.OUTPUT_SYNAPSE))
