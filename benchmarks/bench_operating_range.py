@@ -78,7 +78,7 @@ def main():
         train_accuracy=info["history"].get("accuracy", [None])[-1],
     )
     ctx = RunContext(
-        model=model, activation=activation, n_steps=args.n_steps, synapse=args.synapse,
+        model=model, n_steps=args.n_steps, synapse=args.synapse,
         batch_size=100, seed=args.seed, progress=False,
     )
     readout = nengo.Lowpass(args.readout)

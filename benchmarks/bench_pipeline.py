@@ -67,7 +67,7 @@ def main():
     )
     train_seconds = info["seconds"] if not info["cached"] else None
     ctx = RunContext(
-        model=model, activation=activation, n_steps=args.n_steps, synapse=args.synapse,
+        model=model, n_steps=args.n_steps, synapse=args.synapse,
         batch_size=100, seed=args.seed, progress=sys.stderr.isatty(),
     )
     readout = nengo.Lowpass(args.output_synapse)

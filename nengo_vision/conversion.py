@@ -19,6 +19,7 @@ import numpy as np
 
 from ._quiet import import_nengo_dl
 from .errors import UsageError
+from .neurons import LoihiLIFActivation, is_neuron_activation
 
 nengo_dl = import_nengo_dl()
 
@@ -41,6 +42,9 @@ class ConvertedNetwork:
     shapes : dict
         Keras layer name → output shape (without batch axis).
     converter : nengo_dl.Converter
+    amplitudes : dict
+        Keras layer name → activation per Hz of that layer (its probe's output
+        divided by this is the firing rate in Hz).
     """
 
     net: nengo.Network
@@ -50,15 +54,33 @@ class ConvertedNetwork:
     layer_probes: dict
     shapes: dict
     converter: object = field(repr=False)
+    amplitudes: dict = field(default_factory=dict)
 
 
-def neuron_layers(model, activation):
-    """Names of the Keras layers whose activation is ``activation``, in order."""
+def neuron_layers(model):
+    """Names of the Keras layers that become neurons, in order.
+
+    These are the layers whose activation is one of this package's rate
+    activations (:func:`.neurons.is_neuron_activation`); each layer may have its
+    own (calibration gives each layer its own gain and amplitude).
+    """
     return [
         layer.name
         for layer in model.layers
-        if getattr(layer, "activation", None) is activation
+        if is_neuron_activation(getattr(layer, "activation", None))
     ]
+
+
+def layer_activations(model):
+    """Keras layer name → its rate activation, for every neuron layer."""
+    return {name: model.get_layer(name).activation for name in neuron_layers(model)}
+
+
+def _neuron_for(activation, spiking, run_as):
+    if run_as == "loihi" and activation.kind != "loihi":
+        # the same neuron parameters, on Loihi's discretised dynamics
+        activation = LoihiLIFActivation(**activation.get_config())
+    return activation.spiking_neuron() if spiking else activation.rate_neuron()
 
 
 _FOLDABLE = (nengo.Sparse, nengo.Dense, nengo.transforms.NoTransform)
@@ -168,33 +190,46 @@ def _choice_value(dist_or_array, n):
     return np.asarray(dist_or_array, dtype=float).copy()
 
 
-def convert(model, activation, spiking=True, synapse=None):
+def convert(model, spiking=True, synapse=None, run_as=None):
     """Convert a trained Keras model into a Nengo network ready for any backend.
 
     Parameters
     ----------
     model : tf.keras.Model
-        Trained model whose neuron layers use ``activation``.
-    activation : LIFActivation
-        The rate activation the model was trained with.
+        Trained model whose neuron layers use this package's rate activations.
     spiking : bool
-        Use ``nengo.LIF`` (True) or ``nengo.LIFRate`` (False) neurons.
+        Use each activation's spiking neuron (True) or its rate neuron (False).
     synapse : float or nengo.synapses.Synapse or None
         Filter on every connection out of a neuron layer (None: spikes pass
         unfiltered, as in training).
+    run_as : {None, "loihi"}
+        ``"loihi"`` runs every neuron layer with Loihi's discretised LIF
+        (``nengo_loihi.neurons.LoihiLIF``) whatever it was trained with; None
+        keeps each layer's own neuron.
 
     Returns
     -------
     ConvertedNetwork
     """
-    neuron = activation.spiking_neuron() if spiking else activation.rate_neuron()
+    activations = layer_activations(model)
+    if not activations:
+        raise UsageError(
+            f"model {model.name} has no neuron layers (no layer uses a LIF rate "
+            f"activation); nothing would run as spiking neurons"
+        )
+    swap = {
+        act: _neuron_for(act, spiking, run_as) for act in set(activations.values())
+    }
+    # each layer's input current is scaled by its activation's gain, and its
+    # output by 1 / gain (the Converter divides the neuron's amplitude back)
+    scale = {model.get_layer(name): act.gain for name, act in activations.items()}
     try:
         converter = nengo_dl.Converter(
             model,
             allow_fallback=False,
             inference_only=True,
-            swap_activations={activation: neuron},
-            scale_firing_rates=activation.gain,
+            swap_activations=swap,
+            scale_firing_rates=scale,
             synapse=synapse,
         )
     except (TypeError, ValueError) as e:
@@ -203,7 +238,7 @@ def convert(model, activation, spiking=True, synapse=None):
     with converter.net:
         fold_biases(converter.net, exclude=set(converter.inputs.values()))
         layers, probes, shapes = {}, {}, {}
-        for name in neuron_layers(model, activation):
+        for name in activations:
             layer = model.get_layer(name)
             neurons = converter.layers[layer]
             layers[name] = neurons
@@ -220,6 +255,7 @@ def convert(model, activation, spiking=True, synapse=None):
         layer_probes=probes,
         shapes=shapes,
         converter=converter,
+        amplitudes={name: act.amplitude for name, act in activations.items()},
     )
 
 

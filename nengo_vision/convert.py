@@ -20,7 +20,7 @@ from . import defaults
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DEFAULT_BACKENDS = "keras,nengo-dl,loihi-emulator"
-# Weight of the --rate-target penalty. Measured with amplitude 0.01 (target
+# Weight of the --rate-penalty penalty. Measured with amplitude 0.01 (target
 # 100-150 Hz): 1.0 cost 5 points of ANN test accuracy after one epoch; 0.01 raised
 # the ANN's mean rates up to 2.5-fold (conv0; conv2 not at all) and left NengoDL's
 # spiking accuracy unchanged (98.25 % on the first 2,000 test digits, 10 epochs,
@@ -45,6 +45,16 @@ def positive_int(text):
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text!r}")
     return value
 
 
@@ -96,7 +106,10 @@ def synapse_arg(text):
 
 def make_parser():
     from .backends import RunContext, backend_names, get_backend
+    from .calibration import HEADROOM, MAX_SATURATED
     from .models import get_model, model_names
+    from .models.from_file import DATASETS
+    from .neurons import ACTIVATIONS
 
     models = "\n".join(f"  {n:<16}{get_model(n).description}" for n in model_names())
     backends = "\n".join(
@@ -114,13 +127,23 @@ def make_parser():
             width=80,
         ),
         epilog=(
-            f"models:\n{models}\n\nbackends:\n{backends}\n\n"
+            f"models:\n{models}\n  PATH            your own Keras model file (--dataset "
+            f"says what it is for)\n\nbackends:\n{backends}\n\n"
             "data: --data-dir, else $NENGO_VISION_DATA, else the Keras download.\n"
             "cache: --cache-dir, else $NENGO_VISION_CACHE, else ~/.cache/nengo_vision.\n"
             "Errors in the options exit with status 2 and one line on stderr."
         ),
     )
-    parser.add_argument("--model", metavar="NAME", default="scnn_mnist", help="model name (default: %(default)s)")
+    parser.add_argument(
+        "--model", metavar="NAME|PATH", default="scnn_mnist",
+        help="a model name, or the path of your own Keras model (.keras, .h5 or a "
+        "SavedModel folder), whose relu layers become LIF neurons and whose weights "
+        "start the training (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dataset", choices=sorted(DATASETS), default="mnist",
+        help="the data set a --model PATH is trained and tested on (default: %(default)s)",
+    )
     parser.add_argument(
         "--backends", metavar="LIST", default=DEFAULT_BACKENDS,
         help="comma-separated backends to run (default: %(default)s)",
@@ -185,7 +208,26 @@ def make_parser():
         help="digits per batch in Keras and NengoDL (default: %(default)s)",
     )
     parser.add_argument(
-        "--rate-target", metavar="HZ", type=positive_float, default=None,
+        "--neuron", choices=sorted(ACTIVATIONS), default="lif",
+        help="the neuron the model is trained for: 'lif' trains through nengo.LIF's "
+        "rate curve; 'loihi' through the rate of Loihi's discretised LIF (whole-step "
+        "spike intervals, 333 Hz ceiling), and the converted network runs LoihiLIF "
+        "neurons, so NengoDL predicts what the chip does (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--target-rate", metavar="HZ", type=positive_float, default=None,
+        help="calibrate firing rates after training: measure each layer's input "
+        "currents on training digits and scale each layer toward a mean rate of HZ, "
+        f"as far as no more than {MAX_SATURATED * 100:.0f}%% of its active rates reach "
+        f"{HEADROOM * 100:.0f}%% of the neuron's ceiling (Loihi: one spike per 3 steps), "
+        "then fine-tune (default: no calibration)",
+    )
+    parser.add_argument(
+        "--calibration-epochs", metavar="N", type=non_negative_int, default=1,
+        help="fine-tuning epochs after --target-rate scaling (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rate-penalty", metavar="HZ", type=positive_float, default=None,
         help="train with a penalty that keeps each layer's firing neurons at or above "
         "HZ (weight 0.01; default: no penalty)",
     )
@@ -228,12 +270,14 @@ def run(args, log=print):
     from .backends import RunContext, get_backend
     from .data import load_mnist
     from .harness import agreement, parse_synapse, run_backends
-    from .models import get_model
-    from .neurons import LIFActivation
+    from .models import find_model
+    from .calibration import calibrate
+    from .calibration import describe as describe_calibration
+    from .neurons import ACTIVATIONS
     from .report import plot_accuracy, plot_traces, table, write_results, write_traces
     from .training import LR_SCHEDULE, default_cache_dir, train
 
-    spec = get_model(args.model)
+    spec = find_model(args.model, args.dataset)
     names = [n.strip() for n in args.backends.split(",") if n.strip()]
     if not names:
         raise_usage("--backends is empty; name at least one backend")
@@ -254,18 +298,27 @@ def run(args, log=print):
     if args.n_train:
         x_train, y_train = x_train[: args.n_train], y_train[: args.n_train]
 
-    activation = LIFActivation(gain=args.gain, amplitude=args.amplitude)
+    activation = ACTIVATIONS[args.neuron](gain=args.gain, amplitude=args.amplitude)
     model, train_info = train(
         spec, activation, x_train, y_train, epochs=args.epochs, seed=args.seed,
         cache_dir=args.cache_dir, retrain=args.retrain, batch_size=64, log=log,
         augment=args.augment, lr_decay=True,
-        rate_target=(args.rate_target, RATE_WEIGHT) if args.rate_target else None,
+        rate_target=(args.rate_penalty, RATE_WEIGHT) if args.rate_penalty else None,
     )
+    calibration = None
+    if args.target_rate:
+        calibration = calibrate(
+            model, x_train, y_train, args.target_rate, train_info["cache"],
+            epochs=args.calibration_epochs, augment=args.augment, seed=args.seed,
+            retrain=args.retrain, log=log,
+        )
+        for line in describe_calibration(calibration):
+            log(line)
 
     indices = np.arange(args.n_test)
     images, labels = x_test[indices], y_test[indices]
     ctx = RunContext(
-        model=model, activation=activation, n_steps=args.n_steps,
+        model=model, n_steps=args.n_steps,
         synapse=args.synapse, batch_size=args.batch_size, seed=args.seed,
         progress=not args.no_progress, log=log,
     )
@@ -282,7 +335,8 @@ def run(args, log=print):
         dt=ctx.dt,
         synapse=args.synapse,
         output_synapse=args.output_synapse,
-        neuron=dict(type="LIF", **activation.get_config()),
+        neuron=dict(type=args.neuron, **activation.get_config()),
+        calibration=calibration,
         training=dict(
             epochs=args.epochs, n_train=len(x_train), augment=args.augment,
             lr_schedule=LR_SCHEDULE, cached=train_info["cached"],

@@ -12,6 +12,7 @@ an infinite one at it, which would leave silent neurons silent for ever.
 import nengo
 import numpy as np
 import tensorflow as tf
+from nengo_loihi.neurons import LoihiLIF, discretize_tau_rc, discretize_tau_ref
 
 from . import defaults
 
@@ -61,18 +62,38 @@ class LIFActivation:
         self.sigma = float(sigma)
         self.__name__ = "lif_rate"  # Keras names activations by __name__
 
+    #: neuron family, as results.json and --neuron name it
+    kind = "lif"
+
+    def rate_of_current(self, j):
+        """Firing rate (Hz) for input current ``j`` (a tensor), as ``nengo.LIFRate``.
+
+        The neuron fires above ``j = 1``; the activation is ``amplitude`` times
+        this rate at ``j = gain * x``.
+        """
+        above = j > 1
+        safe = tf.where(above, j - 1, tf.ones_like(j))
+        return tf.where(
+            above, 1.0 / (self.tau_ref + self.tau_rc * tf.math.log1p(1.0 / safe)), 0.0
+        )
+
+    def _gradient_taus(self):
+        """``(tau_rc, tau_ref)`` of the smooth curve the gradient follows."""
+        return self.tau_rc, self.tau_ref
+
+    @property
+    def max_rate(self):
+        """Highest rate (Hz) the neuron reaches: one spike per ``tau_ref``."""
+        return 1.0 / self.tau_ref
+
     def __call__(self, x):
-        tau_rc, tau_ref, amp, sigma = self.tau_rc, self.tau_ref, self.amplitude, self.sigma
+        amp, sigma = self.amplitude, self.sigma
+        tau_rc, tau_ref = self._gradient_taus()
         gain = self.gain
 
         @tf.custom_gradient
         def lif_rate(j):
-            # exact LIF rate, as nengo.LIFRate.rates computes it (threshold at j = 1)
-            above = j > 1
-            safe = tf.where(above, j - 1, tf.ones_like(j))
-            rate = tf.where(
-                above, 1.0 / (tau_ref + tau_rc * tf.math.log1p(1.0 / safe)), 0.0
-            )
+            rate = self.rate_of_current(j)
 
             def grad(dy):
                 # derivative of the soft-LIF rate: j - 1 is replaced by
@@ -116,6 +137,19 @@ class LIFActivation:
         """Firing rates in Hz from this activation's output values."""
         return np.asarray(activation) / self.amplitude
 
+    def scaled(self, factor):
+        """The same neuron driven ``factor`` times harder, its output scaled back.
+
+        ``gain * factor`` and ``amplitude / factor``, which is what
+        ``nengo_dl.Converter(scale_firing_rates=...)`` does to a layer: where the
+        rate grows in proportion to the input the activation stays the same
+        while the neuron fires ``factor`` times as often (LIF only roughly so;
+        see :mod:`nengo_vision.calibration`, which also keeps the threshold).
+        """
+        config = self.get_config()
+        config.update(gain=self.gain * factor, amplitude=self.amplitude / factor)
+        return type(self)(**config)
+
     def get_config(self):
         return dict(
             tau_rc=self.tau_rc,
@@ -124,3 +158,89 @@ class LIFActivation:
             gain=self.gain,
             sigma=self.sigma,
         )
+
+
+class LoihiLIFActivation(LIFActivation):
+    """Keras activation: the firing rate of Loihi's discretised LIF neuron.
+
+    Loihi updates its neurons once per time step, so a neuron's inter-spike
+    interval is a whole number of steps: the rate is ``1 / (dt * ceil(period /
+    dt))``, a staircase under the LIF curve that saturates at one spike every
+    ``tau_ref / dt + 1`` steps (333 Hz with the defaults, against 500 Hz for
+    ``nengo.LIF``). ``tau_rc`` and ``tau_ref`` are first rounded as the chip
+    rounds them. The forward pass is exactly ``nengo_loihi.neurons.LoihiLIF
+    .rates``, so the ANN computes what the emulator's neurons do on average.
+
+    The gradient is the soft-LIF one through the LIF curve with the refractory
+    period lengthened by half a step, which runs through the middle of the
+    staircase (the same choice as nengo-extras' ``LoihiLIFBuilder``).
+
+    Parameters
+    ----------
+    dt : float
+        Simulation time step in seconds (the chip's step).
+    **kwargs
+        As :class:`LIFActivation`.
+    """
+
+    kind = "loihi"
+
+    def __init__(self, dt=0.001, **kwargs):
+        super().__init__(**kwargs)
+        self.dt = float(dt)
+        self.__name__ = "loihi_lif_rate"
+
+    @property
+    def chip_tau_rc(self):
+        """``tau_rc`` as the chip's 12-bit voltage decay represents it."""
+        return float(discretize_tau_rc(self.tau_rc, self.dt))
+
+    @property
+    def chip_tau_ref(self):
+        """``tau_ref`` rounded to whole steps, as the chip counts it."""
+        return float(discretize_tau_ref(self.tau_ref, self.dt))
+
+    @property
+    def max_rate(self):
+        """Highest rate (Hz): one spike per ``tau_ref / dt + 1`` steps."""
+        return 1.0 / (self.chip_tau_ref + self.dt)
+
+    def rate_of_current(self, j):
+        above = j > 1
+        safe = tf.where(above, j - 1, tf.ones_like(j))
+        period = self.chip_tau_ref + self.chip_tau_rc * tf.math.log1p(1.0 / safe)
+        steps = tf.math.ceil(period / self.dt)
+        return tf.where(above, 1.0 / (self.dt * steps), 0.0)
+
+    def _gradient_taus(self):
+        return self.chip_tau_rc, self.chip_tau_ref + 0.5 * self.dt
+
+    def rate_neuron(self):
+        """The rate twin for NengoDL: ``LoihiLIF``, run in NengoDL's training mode.
+
+        NengoDL has no Loihi rate neuron type; the NengoDL builder of ``LoihiLIF``
+        (from nengo-extras, installed by nengo-loihi) computes this staircase
+        rate in training mode, which :class:`.NengoDLRateBackend` switches on.
+        """
+        return self.spiking_neuron()
+
+    def spiking_neuron(self):
+        """``nengo_loihi.neurons.LoihiLIF``: Loihi's neuron, for Nengo and NengoDL.
+
+        Its voltage and refractory time start at zero, as on the chip.
+        """
+        return LoihiLIF(
+            tau_rc=self.tau_rc, tau_ref=self.tau_ref, amplitude=self.amplitude * self.gain
+        )
+
+    def get_config(self):
+        return dict(super().get_config(), dt=self.dt)
+
+
+#: --neuron choices: the rate activation each trains through
+ACTIVATIONS = {"lif": LIFActivation, "loihi": LoihiLIFActivation}
+
+
+def is_neuron_activation(activation):
+    """True for this package's rate activations (the layers that become neurons)."""
+    return isinstance(activation, LIFActivation)

@@ -36,7 +36,7 @@ def seed_everything(seed):
     tf.config.experimental.enable_op_determinism()
 
 
-def add_rate_regularization(model, activation, target_hz, weight):
+def add_rate_regularization(model, target_hz, weight):
     """Keep the firing neurons of each layer at ``target_hz`` or above while training.
 
     With amplitude 0.01, training settles on mean rates near 20 Hz or below: a
@@ -51,8 +51,8 @@ def add_rate_regularization(model, activation, target_hz, weight):
     """
     from .conversion import neuron_layers
 
-    for name in neuron_layers(model, activation):
-        out = model.get_layer(name).output / activation.amplitude
+    for name in neuron_layers(model):
+        out = model.get_layer(name).output / model.get_layer(name).activation.amplitude
         active = tf.reduce_sum(tf.cast(out > 0, out.dtype))
         active_rate = tf.reduce_sum(out) / tf.maximum(active, 1.0)
         model.add_loss(weight * tf.square(tf.nn.relu(1.0 - active_rate / target_hz)))
@@ -125,6 +125,9 @@ def cache_path(cache_dir, spec, activation, epochs, n_train, seed, rate_target=N
         batch_size=batch_size,
         version=2,
     )
+    if spec.source:
+        # only when set, so that the zoo's cache names stay as they were
+        key["source"] = spec.source
     if augment:
         key["augment"] = dict(max_shift=int(augment), method="random_shifts v1")
     if lr_decay:
@@ -208,8 +211,6 @@ def train(
     info : dict
         ``{"cache": path, "cached": bool, "seconds": float, "history": {...}}``.
     """
-    import time
-
     seed_everything(seed)
     model = spec.build(activation)
     path = cache_path(
@@ -232,15 +233,31 @@ def train(
         return model, info
 
     log(
-        f"training {spec.name} through the LIF rate approximation: "
+        f"training {spec.name} through the {activation.kind.upper()} rate approximation: "
         f"{epochs} epoch(s) on {len(x_train)} digits"
     )
     if rate_target:
-        add_rate_regularization(model, activation, *rate_target)
-    lr = LR
+        add_rate_regularization(model, *rate_target)
+    info["seconds"], info["history"] = fit(
+        model, x_train, y_train, epochs, batch_size, augment, seed, LR, lr_decay
+    )
+    save_weights(model, path)
+    log(f"saved trained parameters to {path}")
+    return model, info
+
+
+def fit(model, x, y, epochs, batch_size, augment, seed, lr, lr_decay):
+    """Compile ``model`` with Adam at ``lr`` and fit it; return ``(seconds, history)``.
+
+    With ``lr_decay`` the learning rate falls along a cosine to
+    ``lr * LR_FINAL_FRACTION`` over all steps; with ``augment`` the digits are
+    shifted anew every epoch (:class:`ShiftedDigits`).
+    """
+    import time
+
     if lr_decay:
-        steps = epochs * -(-len(x_train) // batch_size)
-        lr = tf.keras.optimizers.schedules.CosineDecay(LR, steps, alpha=LR_FINAL_FRACTION)
+        steps = epochs * -(-len(x) // batch_size)
+        lr = tf.keras.optimizers.schedules.CosineDecay(lr, steps, alpha=LR_FINAL_FRACTION)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(lr),
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -249,15 +266,11 @@ def train(
     start = time.perf_counter()
     verbose = 1 if sys.stdout.isatty() else 2
     if augment:
-        data = ShiftedDigits(x_train, y_train, batch_size, augment, seed)
+        data = ShiftedDigits(x, y, batch_size, augment, seed)
         history = model.fit(data, epochs=epochs, shuffle=False, verbose=verbose)
     else:
         history = model.fit(
-            x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
-            verbose=verbose,
+            x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose
         )
-    info["seconds"] = time.perf_counter() - start
-    info["history"] = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    save_weights(model, path)
-    log(f"saved trained parameters to {path}")
-    return model, info
+    history = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return time.perf_counter() - start, history

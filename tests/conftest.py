@@ -59,6 +59,23 @@ def trained(mnist, cache_dir):
 
 
 @pytest.fixture(scope="session")
+def trained_loihi(mnist, cache_dir):
+    """``(model, activation)`` trained through Loihi's discretised LIF rate curve."""
+    from nengo_vision.models import get_model
+    from nengo_vision.neurons import LoihiLIFActivation
+    from nengo_vision.training import train
+
+    (x_train, y_train), _ = mnist
+    activation = LoihiLIFActivation()
+    model, _ = train(
+        get_model("scnn_mnist"), activation, x_train[:N_TRAIN], y_train[:N_TRAIN],
+        epochs=EPOCHS, seed=0, cache_dir=cache_dir, augment=0, lr_decay=True,
+        log=lambda *a: None,
+    )
+    return model, activation
+
+
+@pytest.fixture(scope="session")
 def test_digits(mnist):
     _, (x_test, y_test) = mnist
     return x_test, y_test
@@ -67,10 +84,10 @@ def test_digits(mnist):
 def context(trained, **kwargs):
     from nengo_vision.backends import RunContext
 
-    model, activation = trained
+    model, _ = trained
     kwargs.setdefault("progress", False)
     kwargs.setdefault("log", lambda *a: None)
-    return RunContext(model=model, activation=activation, **kwargs)
+    return RunContext(model=model, **kwargs)
 
 
 def last_step_predictions(traces, tau=None):

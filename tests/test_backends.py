@@ -11,6 +11,24 @@ N_DL = 300  # digits through NengoDL
 N_EMU = 40  # digits through the (slow) emulator
 
 
+def convert_for_spikes(trained, ctx):
+    from nengo_vision.conversion import convert
+
+    return convert(trained[0], spiking=True, synapse=ctx.synapse)
+
+
+def nengo_dl_sim(cn, batch):
+    import nengo_dl
+
+    return nengo_dl.Simulator(cn.net, minibatch_size=batch, progress_bar=False)
+
+
+def tile(images, n_steps):
+    from nengo_vision.conversion import tile_images
+
+    return tile_images(images, n_steps)
+
+
 @pytest.fixture(scope="module")
 def dl_run(trained, test_digits):
     x, y = test_digits
@@ -119,3 +137,72 @@ def test_loihi_without_nxsdk_fails_before_running(trained, test_digits):
         "installed here; run on Intel's Neuromorphic Research Cloud (see "
         "hardware/README.md) or use --backends loihi-emulator"
     )
+
+
+def test_loihi_rate_backend_is_the_loihi_ann(trained_loihi, test_digits):
+    """NengoDL's LoihiLIF in rate mode computes the Keras staircase ANN exactly."""
+    x, _ = test_digits
+    ctx = context(trained_loihi, n_steps=3, synapse=None)
+    rate = get_backend("nengo-dl-rate").run(ctx, x[:50])
+    ann = get_backend("keras").run(ctx, x[:50])
+    np.testing.assert_allclose(rate.traces[:, -1], ann.traces[:, -1], rtol=1e-4, atol=1e-4)
+    for layer, hz in ann.firing_rates.items():
+        assert rate.firing_rates[layer] == pytest.approx(hz, rel=1e-4)
+
+
+def test_nengo_dl_loihi_runs_loihi_neurons_in_every_layer(trained):
+    from nengo_loihi.neurons import LoihiLIF
+
+    from nengo_vision.conversion import convert
+
+    model, act = trained
+    cn = convert(model, run_as="loihi")
+    for neurons in cn.layers.values():
+        neuron = neurons.ensemble.neuron_type
+        assert type(neuron) is LoihiLIF
+        assert (neuron.tau_rc, neuron.tau_ref) == (act.tau_rc, act.tau_ref)
+    assert all(type(n.ensemble.neuron_type).__name__ == "LIF" for n in convert(model).layers.values())
+
+
+def test_emulator_spikes_match_nengo_dl_loihi(trained_loihi, test_digits):
+    """Trained for Loihi, NengoDL's LoihiLIF and the emulator fire the same spikes.
+
+    The host layer runs the same LoihiLIF in both and must match exactly; on the
+    chip, weights are quantised to 8 bits, so a few neurons may fire a spike
+    more or less.
+    """
+    x, y = test_digits
+    n = 3
+    ctx = context(trained_loihi)
+    cn = convert_for_spikes(trained_loihi, ctx)
+    with nengo_dl_sim(cn, n) as sim:
+        dl = sim.predict_on_batch({cn.input: tile(x[:n], ctx.n_steps)})
+    sim, emu_cn, _, holder = build_simulator(ctx, "sim")
+    with sim:
+        for i in range(n):
+            if i:
+                reset_neuron_state(sim)
+            holder[0] = x[i].ravel()
+            sim.run_steps(ctx.n_steps)
+            for name in cn.layer_probes:
+                a = dl[cn.layer_probes[name]][i] > 0
+                b = sim.data[emu_cn.layer_probes[name]] > 0
+                if name == "conv0":
+                    np.testing.assert_array_equal(a, b)
+                else:
+                    same = np.mean(a.sum(0) == b.sum(0))
+                    assert same >= 0.97, (name, same)
+                    assert abs(int(a.sum()) - int(b.sum())) <= 0.01 * a.sum(), name
+            sim.clear_probes()
+
+
+def test_emulator_agrees_with_nengo_dl_loihi(trained_loihi, test_digits):
+    x, y = test_digits
+    ctx = context(trained_loihi)
+    emu = get_backend("loihi-emulator").run(ctx, x[:N_EMU])
+    dl = get_backend("nengo-dl-loihi").run(context(trained_loihi, batch_size=N_EMU), x[:N_EMU])
+    emu_pred, dl_pred = last_step_predictions(emu.traces), last_step_predictions(dl.traces)
+    assert np.mean(emu_pred == dl_pred) >= 0.95
+    assert np.mean(emu_pred == y[:N_EMU]) >= 0.9
+    for layer, hz in dl.firing_rates.items():
+        assert emu.firing_rates[layer] == pytest.approx(hz, rel=0.02), layer

@@ -43,6 +43,9 @@ def assert_one_line_error(status, err, expected):
     (["--augment", "-1"], "argument --augment: must be a whole number of pixels from 0 to 4, got '-1' (see --help)"),
     (["--seed", "-1"], "argument --seed: must be an integer from 0 to 4294967295, got '-1' (see --help)"),
     (["--seed", "4294967296"], "argument --seed: must be an integer from 0 to 4294967295, got '4294967296' (see --help)"),
+    (["--target-rate", "0"], "argument --target-rate: must be a positive number, got '0' (see --help)"),
+    (["--calibration-epochs", "-1"], "argument --calibration-epochs: must be 0 or a positive integer, got '-1' (see --help)"),
+    (["--neuron", "izhikevich"], "argument --neuron: invalid choice: 'izhikevich' (choose from 'lif', 'loihi') (see --help)"),
 ])
 def test_bad_numbers(capsys, tmp_path, args, expected):
     status, err = run_main(capsys, *args, "--out", str(tmp_path / "out"))
@@ -170,3 +173,28 @@ def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
     for png in ("accuracy.png", "output_traces.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_loihi_aware_calibrated_run(tmp_path, data_dir, cache_dir, trained_loihi):
+    """--neuron loihi --target-rate: rates per layer before and after, in results.json."""
+    out = tmp_path / "run"
+    status = main([
+        "--data-dir", str(data_dir), "--cache-dir", str(cache_dir), "--neuron", "loihi",
+        "--n-train", str(N_TRAIN), "--epochs", str(EPOCHS), "--augment", "0",
+        "--target-rate", "60", "--calibration-epochs", "0",
+        "--backends", "keras,nengo-dl-loihi", "--n-test", "50", "--out", str(out),
+        "--no-progress",
+    ])
+    assert status == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["neuron"]["type"] == "loihi" and results["training"]["cached"] is True
+    cal = results["calibration"]
+    assert cal["target_hz"] == 60 and list(cal["scales"]) == ["conv0", "conv1", "conv2"]
+    for name in cal["scales"]:
+        assert cal["after"][name]["saturated"] <= 0.01
+        assert set(cal["before"][name]) == {"mean_hz", "p99_hz", "silent", "saturated"}
+    # the spiking network fires at the calibrated rates, and still classifies
+    dl = results["backends"]["nengo-dl-loihi"]
+    assert dl["accuracy"] >= 0.9
+    for name, hz in dl["firing_rates"].items():
+        assert 0.5 * cal["after"][name]["mean_hz"] < hz <= cal["after"][name]["mean_hz"] * 1.05

@@ -10,7 +10,7 @@ def test_rate_network_matches_keras_exactly(trained, test_digits):
     model, act = trained
     x, _ = test_digits
     images = x[:20]
-    cn = convert(model, act, spiking=False)
+    cn = convert(model, spiking=False)
     with nengo_dl.Simulator(cn.net, minibatch_size=20, progress_bar=False) as sim:
         out = sim.predict_on_batch({cn.input: tile_images(images, 1)})
     np.testing.assert_allclose(
@@ -20,7 +20,7 @@ def test_rate_network_matches_keras_exactly(trained, test_digits):
 
 def test_biases_are_folded_into_ensembles(trained):
     model, act = trained
-    cn = convert(model, act)
+    cn = convert(model)
     # no bias node or relay feeds a neuron layer, and no Sparse transform is left
     # (nengo-loihi refuses them between host and chip); only the input does
     feeding_neurons = {
@@ -40,7 +40,7 @@ def test_biases_are_folded_into_ensembles(trained):
 
 
 def test_probes_on_every_neuron_layer(trained):
-    cn = convert(*trained)
+    cn = convert(trained[0])
     assert list(cn.layer_probes) == ["conv0", "conv1", "conv2"]
     assert [p.target for p in cn.layer_probes.values()] == list(cn.layers.values())
     assert cn.output.synapse is None

@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nengo_vision.neurons import LIFActivation
+from nengo_loihi.neurons import LoihiLIF
+
+from nengo_vision.neurons import LIFActivation, LoihiLIFActivation
 
 
 @pytest.mark.parametrize("gain", [1.0, 3.0])
@@ -42,3 +44,63 @@ def test_spiking_neuron_mean_rate_matches_rate():
     measured = act.rates_hz(sim.data[p].mean(0))
     expected = act.rates_hz(act(tf.constant(j, dtype=tf.float32)).numpy())
     assert np.allclose(measured, expected, atol=1.0)
+
+
+@pytest.mark.parametrize("gain", [1.0, 10.0])
+def test_loihi_forward_pass_is_loihi_lif_rates(gain):
+    act = LoihiLIFActivation(gain=gain)
+    x = np.linspace(-0.5, 30 / gain, 301).astype(np.float32)
+    ours = act(tf.constant(x)).numpy()
+    neuron = act.spiking_neuron()
+    assert isinstance(neuron, LoihiLIF)
+    theirs = neuron.rates(x, gain=np.full(1, gain), bias=np.zeros(1))[:, 0] / gain
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-7)
+    # a staircase: whole-step periods, at most one spike every tau_ref/dt + 1 steps
+    periods = 1 / act.rates_hz(ours[ours > 0]) / act.dt
+    np.testing.assert_allclose(periods, np.round(periods), atol=1e-3)
+    assert act.max_rate == pytest.approx(1000 / 3)
+    assert act.rates_hz(ours).max() == pytest.approx(act.max_rate)
+
+
+def test_loihi_gradient_is_finite_and_positive():
+    act = LoihiLIFActivation(gain=1.0)
+    x = tf.constant([-500.0, -5.0, 0.0, 0.99, 1.01, 3.0, 100.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = act(x)
+    grad = tape.gradient(y, x).numpy()
+    assert np.all(np.isfinite(grad)) and np.all(grad > 0)
+
+
+def test_loihi_spiking_neuron_fires_at_the_staircase_rate():
+    act = LoihiLIFActivation(gain=1.0)
+    j = np.array([0.5, 1.05, 1.5, 3.0, 10.0, 100.0])
+    with nengo.Network() as net:
+        ens = nengo.Ensemble(len(j), 1, neuron_type=act.spiking_neuron(),
+                             gain=np.ones(len(j)), bias=j)
+        p = nengo.Probe(ens.neurons)
+    with nengo.Simulator(net, progress_bar=False) as sim:
+        sim.run(2.0)
+    measured = act.rates_hz(sim.data[p].mean(0))
+    expected = act.rates_hz(act(tf.constant(j, dtype=tf.float32)).numpy())
+    assert np.allclose(measured, expected, atol=1.0)
+    assert measured[-1] == pytest.approx(act.max_rate, abs=1.0)
+
+
+def test_scaled_neuron_keeps_its_threshold_and_fires_as_predicted():
+    act = LIFActivation(gain=10.0, amplitude=0.002)
+    twice = act.scaled(2.0)
+    assert (twice.gain, twice.amplitude) == (20.0, 0.001)
+    assert type(LoihiLIFActivation().scaled(2.0)) is LoihiLIFActivation
+    x = np.linspace(-0.2, 0.5, 71).astype(np.float32)
+    shifted = x - (2.0 - 1) / (act.gain * 2.0)  # the bias move of calibration
+    before, after = act(tf.constant(x)).numpy(), twice(tf.constant(shifted)).numpy()
+    # the same inputs make it fire, at the rate of twice the current above threshold
+    assert np.array_equal(before > 0, after > 0)
+    j_above = act.gain * x - 1
+    expected = act.rate_of_current(tf.constant(1 + 2 * j_above)).numpy()
+    np.testing.assert_allclose(twice.rates_hz(after), expected, rtol=1e-4)
+    # between threshold and saturation that is about 1.3 to 2 times the spikes
+    mid = (act.rates_hz(before) > 20) & (act.rates_hz(before) < 100)
+    ratio = twice.rates_hz(after)[mid] / act.rates_hz(before)[mid]
+    assert mid.sum() > 5 and np.all((ratio > 1.3) & (ratio <= 2.0))

@@ -1,3 +1,4 @@
+import json
 import math
 
 import nengo
@@ -9,7 +10,15 @@ from nengo_loihi.builder.validate import validate_model
 
 from nengo_vision.conversion import ConvertedNetwork
 from nengo_vision.errors import UsageError
-from nengo_vision.partition import candidate_blocks, partition
+from nengo_vision.partition import (
+    CORES_PER_CHIP,
+    RESOURCES,
+    candidate_blocks,
+    chip_capacity,
+    describe,
+    partition,
+    resource_report,
+)
 
 
 @pytest.mark.parametrize("shape", [(26, 26, 32), (12, 12, 64), (5, 5, 128), (10,), (3, 40, 40)])
@@ -24,37 +33,62 @@ def test_candidates_fit_a_core_and_come_fewest_cores_first(shape):
         assert blocks[0] == tuple(shape)
 
 
-def _conv_chain(in_shape, layers):
-    """A Nengo network of LIF convolution layers: [(filters, kernel, stride), ...]."""
+def _chain(in_shape, layers):
+    """A Nengo network of LIF layers, each reading the one before.
+
+    ``layers`` holds ``(filters, kernel, stride)`` for a convolution or an int ``n``
+    for a dense layer of ``n`` neurons; layer ``i`` is named ``layer{i}``.
+    """
+    rng = np.random.RandomState(0)
     with nengo.Network(seed=0) as net:
         inp = nengo.Node(np.zeros(math.prod(in_shape)))
         shape, pre, neurons, shapes = in_shape, inp, {}, {}
-        for i, (filters, kernel, stride) in enumerate(layers):
-            conv = nengo.Convolution(filters, shape, kernel_size=(kernel, kernel),
-                                     strides=(stride, stride), init=nengo.dists.Uniform(-0.1, 0.1))
-            ens = nengo.Ensemble(conv.output_shape.size, 1, label=f"layer{i}.0",
-                                 neuron_type=nengo.LIF(), gain=np.ones(conv.output_shape.size),
-                                 bias=np.zeros(conv.output_shape.size))
-            nengo.Connection(pre, ens.neurons, transform=conv, synapse=None)
-            pre, shape = ens.neurons, conv.output_shape.shape
+        for i, spec in enumerate(layers):
+            if isinstance(spec, int):
+                transform = rng.uniform(-0.1, 0.1, size=(spec, math.prod(shape)))
+                shape = (spec,)
+            else:
+                filters, kernel, stride = spec
+                transform = nengo.Convolution(
+                    filters, shape, kernel_size=(kernel, kernel), strides=(stride, stride),
+                    init=nengo.dists.Uniform(-0.1, 0.1),
+                )
+                shape = transform.output_shape.shape
+            n = math.prod(shape)
+            ens = nengo.Ensemble(n, 1, label=f"layer{i}.0", neuron_type=nengo.LIF(),
+                                 gain=np.ones(n), bias=np.zeros(n))
+            nengo.Connection(pre, ens.neurons, transform=transform, synapse=None)
+            pre = ens.neurons
             neurons[f"layer{i}"], shapes[f"layer{i}"] = ens.neurons, shape
     return ConvertedNetwork(net, inp, None, neurons, {}, shapes, None)
 
 
-@pytest.mark.parametrize("layers", [
-    [(8, 3, 1), (32, 3, 2), (64, 3, 1)],
-    [(4, 5, 1), (16, 3, 1), (16, 1, 1)],
-    [(16, 3, 1), (128, 3, 2)],
-])
-def test_partition_passes_nengo_loihi_validation(layers):
-    cn = _conv_chain((20, 20, 1), layers)
+@pytest.mark.parametrize("in_shape, layers", [
+    ((20, 20, 1), [(8, 3, 1), (32, 3, 2), (64, 3, 1)]),
+    ((20, 20, 1), [(4, 5, 1), (16, 3, 1), (16, 1, 1)]),
+    ((20, 20, 1), [(16, 3, 1), (128, 3, 2)]),
+    # dense layer reading 4000 host neurons: synapse memory, not compartments, splits it
+    ((4,), [4000, 100]),
+    # 1x1 convolution with many filters
+    ((20, 20, 1), [(8, 3, 1), (64, 1, 1)]),
+    # wide and shallow: 64x64 pixels, 4 channels
+    ((66, 66, 1), [(2, 3, 1), (4, 3, 1)]),
+    # narrow and deep: 2x2 pixels, 128 channels, fan-in 288
+    ((6, 6, 1), [(32, 3, 1), (128, 3, 1)]),
+], ids=["conv3", "conv-1x1-last", "conv-stride", "dense-fan-in-4000", "conv-1x1",
+        "wide-shallow", "narrow-deep"])
+def test_partition_passes_nengo_loihi_validation(in_shape, layers):
+    cn = _chain(in_shape, layers)
     placement = partition(cn, off_chip=["layer0"])
     assert placement.on_chip["layer0"] is False
     model = nengo_loihi.builder.Model()
     model.build(cn.net)
     validate_model(model)  # must not raise
+    for block in model.blocks:
+        assert all(used <= limit for used, limit in block.utilization().values())
     for name, block in placement.block_shapes.items():
         assert math.prod(block) <= MAX_COMPARTMENTS
+    assert len(model.blocks) <= CORES_PER_CHIP
 
 
 def test_layer_too_big_for_any_split_names_it():
@@ -75,4 +109,80 @@ def test_layer_too_big_for_any_split_names_it():
     assert str(e.value) == (
         "layer dense does not fit on a Loihi core even split to one neuron per core: "
         "Input axons (7200) exceeded max (4096); make the layer or its input smaller"
+    )
+
+
+def test_network_bigger_than_a_chip_fails_before_building():
+    # 64x64x64 and 31x31x64 neurons on chip: at least 256 + 61 cores of 1024
+    # compartments, far more than one chip's 128; refused from the block shapes alone
+    cn = _chain((66, 66, 1), [(4, 1, 1), (64, 3, 1), (64, 3, 2)])
+    assert cn.shapes["layer1"] == (64, 64, 64) and cn.shapes["layer2"] == (31, 31, 64)
+    with pytest.raises(UsageError) as e:
+        partition(cn, off_chip=["layer0"])
+    assert str(e.value) == (
+        "the network needs at least 318 cores, more than one Loihi chip's 128: "
+        "layer1 takes 256 cores, layer2 62; make the largest layers smaller or move "
+        "them to the host"
+    )
+
+
+def test_chip_limit_is_checked_as_layers_are_split_further():
+    # the dense layer fits 1 core by compartments; synapse memory then splits it
+    # into more cores than a 2-core chip has
+    cn = _chain((4,), [4000, 100])
+    with pytest.raises(UsageError) as e:
+        partition(cn, off_chip=["layer0"], cores_per_chip=2)
+    assert str(e.value) == (
+        "the network needs at least 3 cores, more than one Loihi chip's 2: "
+        "layer1 takes 3 cores; make the largest layers smaller or move them to the host"
+    )
+
+
+def test_on_chip_objects_outside_the_layers_count_too():
+    cn = _chain((20, 20, 1), [(8, 3, 1), (32, 3, 2)])  # layer1: 8x8x32, 2 cores
+    with cn.net:
+        nengo.Ensemble(1500, 1, label="extra")  # on chip by default: 2 more cores
+    with pytest.raises(UsageError) as e:
+        partition(cn, off_chip=["layer0"], cores_per_chip=3)
+    assert str(e.value) == (
+        "the network needs at least 4 cores, more than one Loihi chip's 3: "
+        "layer1 takes 2 cores, other on-chip objects 2; make the largest layers "
+        "smaller or move them to the host"
+    )
+
+
+@pytest.fixture(scope="module")
+def fitting_report():
+    cn = _chain((20, 20, 1), [(8, 3, 1), (32, 3, 2), (64, 3, 1)])
+    placement = partition(cn, off_chip=["layer0"])
+    with nengo_loihi.Simulator(cn.net, target="sim") as sim:
+        return resource_report(sim, cn, placement)
+
+
+def test_report_totals_are_the_sum_of_the_layers_and_fit_a_chip(fitting_report):
+    report = json.loads(json.dumps(fitting_report))  # it goes into results.json
+    assert report == fitting_report
+    chip = [r for name, r in report.items() if name != "totals" and r["where"] == "chip"]
+    totals, capacity = report["totals"], chip_capacity()
+    assert capacity == dict(cores=128, compartments=128 * 1024, synapse_bits=128 * 2**20,
+                            in_axons=128 * 4096, out_axons=128 * 4096)
+    for key in RESOURCES:
+        assert totals[key] == sum(r[key] for r in chip) > 0
+        assert totals[f"{key}_per_chip"] == capacity[key]
+        assert totals[f"{key}_fraction"] == totals[key] / capacity[key] < 1
+    assert report["layer0"] == dict(where="host", neurons=18 * 18 * 8)
+
+
+def test_describe_is_a_table_with_the_chip_totals(fitting_report):
+    lines = describe(fitting_report)
+    t = fitting_report["totals"]
+    assert lines[0].split() == ["layer", "where", "neurons", "cores", "block",
+                                "compartments", "synapse", "KiB", "axons", "in/out"]
+    assert lines[1].split() == ["layer0", "host", "2592", "-", "-", "-", "-", "-"]
+    layer1 = fitting_report["layer1"]
+    assert lines[2].split()[:4] == ["layer1", "chip", "2048", str(layer1["cores"])]
+    assert lines[2].split()[-1] == f"{layer1['in_axons']}/{layer1['out_axons']}"
+    assert lines[4].split()[:3] == ["total", str(t["cores"]), str(t["compartments"])]
+    assert lines[5].startswith(
+        f"  {t['cores']} of 128 cores ({100 * t['cores'] / 128:.1f} %) of one chip; "
     )

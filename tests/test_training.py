@@ -98,7 +98,7 @@ def test_rate_regularization_raises_firing_rates(mnist, tmp_path):
         # the low-rate regime (amplitude 0.01), where a push has room to show
         activation = LIFActivation(gain=3.0, amplitude=0.01)
         model, info = _small(mnist, tmp_path / name, activation, rate_target=target)
-        ctx = RunContext(model=model, activation=activation, progress=False)
+        ctx = RunContext(model=model, progress=False)
         rates[name] = get_backend("keras").run(ctx, x_test[:100]).firing_rates
         assert ("conv1_hz" in info["history"]) == (target is not None)
     for layer in ("conv0", "conv1", "conv2"):

@@ -17,9 +17,8 @@ class RunContext:
     Attributes
     ----------
     model : tf.keras.Model
-        The trained Keras model.
-    activation : LIFActivation
-        The rate activation it was trained with.
+        The trained Keras model; its neuron layers carry their rate activations
+        (:func:`.conversion.layer_activations`).
     n_steps : int
         Steps each image is held for.
     dt : float
@@ -39,7 +38,6 @@ class RunContext:
     """
 
     model: object
-    activation: object
     n_steps: int = 30
     dt: float = 0.001
     synapse: object = 0.002

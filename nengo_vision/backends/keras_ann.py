@@ -20,7 +20,8 @@ class KerasBackend(Backend):
     description = "the trained Keras ANN with LIF rate activations"
 
     def run(self, ctx, images):
-        names = neuron_layers(ctx.model, ctx.activation)
+        names = neuron_layers(ctx.model)
+        amplitudes = [ctx.model.get_layer(n).activation.amplitude for n in names]
         probe = tf.keras.Model(
             ctx.model.input,
             [ctx.model.output] + [ctx.model.get_layer(n).output for n in names],
@@ -31,7 +32,7 @@ class KerasBackend(Backend):
                 batch = images[start : start + ctx.batch_size]
                 outs = probe(batch, training=False)
                 logits.append(outs[0].numpy())
-                sums += [ctx.activation.rates_hz(o.numpy()).sum() for o in outs[1:]]
+                sums += [o.numpy().sum() / a for o, a in zip(outs[1:], amplitudes)]
                 bar.update(len(batch))
         logits = np.concatenate(logits)
         sizes = [np.prod(ctx.model.get_layer(n).output_shape[1:]) for n in names]

@@ -70,7 +70,7 @@ def build_simulator(ctx, target):
     """Convert, place and build; return ``(sim, cn, report, image_holder)``."""
     import nengo_loihi
 
-    cn = convert(ctx.model, ctx.activation, spiking=True, synapse=ctx.synapse)
+    cn = convert(ctx.model, spiking=True, synapse=ctx.synapse)
     first = next(iter(cn.layers))
     placement = partition(cn, off_chip=[first], dt=ctx.dt)
     # the input node reads the current digit from a holder the run loop sets
@@ -116,7 +116,7 @@ class LoihiEmulatorBackend(Backend):
         rates = {
             name: spike_rate_hz(
                 sums[name], len(images) * ctx.n_steps * cn.layers[name].size_out,
-                ctx.activation.amplitude,
+                cn.amplitudes[name],
             )
             for name in cn.layer_probes
         }

@@ -1,8 +1,9 @@
-"""``nengo-dl`` and ``nengo-dl-rate``: the converted network in NengoDL."""
+"""``nengo-dl``, ``nengo-dl-rate``, ``nengo-dl-loihi``: the converted network in NengoDL."""
 
 import warnings
 
 import numpy as np
+from nengo_loihi.neurons import LoihiLIF
 
 from .._quiet import import_nengo_dl
 from ..conversion import convert, tile_images
@@ -22,12 +23,23 @@ class NengoDLBackend(Backend):
     description = "converted spiking LIF network in NengoDL"
     rank = 2
     spiking = True
+    #: None: each layer's own trained neuron; "loihi": Loihi's discretised LIF
+    run_as = None
 
     def run(self, ctx, images):
-        cn = convert(ctx.model, ctx.activation, spiking=self.spiking, synapse=ctx.synapse)
+        cn = convert(ctx.model, spiking=self.spiking, synapse=ctx.synapse, run_as=self.run_as)
         batch = min(ctx.batch_size, len(images))
         sums = dict.fromkeys(cn.layer_probes, 0.0)
         traces = []
+        # NengoDL has no Loihi rate neuron: LoihiLIF computes its staircase rate
+        # in training mode, so the rate backend asks for it (nothing is trained)
+        rate_mode = not self.spiking and any(
+            isinstance(n.ensemble.neuron_type, LoihiLIF) for n in cn.layers.values()
+        )
+        if rate_mode:
+            with cn.net:
+                # (the Converter built it inference-only, which forbids that mode)
+                nengo_dl.configure_settings(learning_phase=True, inference_only=False)
         with warnings.catch_warnings():
             # this project runs on CPU by design; NengoDL's GPU notice is noise
             warnings.filterwarnings("ignore", "No GPU support detected")
@@ -45,11 +57,10 @@ class NengoDLBackend(Backend):
                 for name, probe in cn.layer_probes.items():
                     sums[name] += float(out[probe][: len(chunk)].sum())
                 bar.update(len(chunk))
-        amplitude = ctx.activation.amplitude
         rates = {
             name: spike_rate_hz(
                 sums[name], len(images) * ctx.n_steps * cn.layers[name].size_out,
-                amplitude,
+                cn.amplitudes[name],
             )
             for name in cn.layer_probes
         }
@@ -58,9 +69,30 @@ class NengoDLBackend(Backend):
 
 @register_backend
 class NengoDLRateBackend(NengoDLBackend):
-    """The converted network with ``nengo.LIFRate`` neurons: no spikes, no noise."""
+    """The converted network with rate neurons: no spikes, no noise.
+
+    ``nengo.LIFRate`` for a LIF-trained model; for a Loihi-trained one, Loihi's
+    staircase rate (``LoihiLIF`` in NengoDL's training mode).
+    """
 
     name = "nengo-dl-rate"
-    description = "converted network with LIF rate neurons in NengoDL (no spikes)"
+    description = "converted network with rate neurons in NengoDL (no spikes)"
     rank = 1
     spiking = False
+
+
+@register_backend
+class NengoDLLoihiBackend(NengoDLBackend):
+    """The converted network with Loihi's neuron (``LoihiLIF``) in every layer.
+
+    ``nengo_loihi.neurons.LoihiLIF`` reproduces the chip's whole-step
+    inter-spike intervals and rounded time constants, in NengoDL's fast
+    minibatched simulation: the reference the emulator is compared against.
+    Unlike the emulator it keeps weights in floating point and has no
+    host-to-chip delays, so the two differ by the chip's quantisation and timing.
+    """
+
+    name = "nengo-dl-loihi"
+    description = "converted network with Loihi's discretised LIF (LoihiLIF) in NengoDL"
+    rank = 3
+    run_as = "loihi"

@@ -27,12 +27,17 @@ class ModelSpec:
         The data set it is trained on.
     description : str
         One line for ``--help`` and reports.
+    source : str
+        What the weights start from when not from the builder alone, e.g.
+        ``"sha256:<hex>"`` of a model file (see :mod:`.from_file`); part of the
+        training cache key when set, so that a changed file is trained anew.
     """
 
     name: str
     build: Callable
     dataset: str
     description: str
+    source: str = ""
 
 
 _REGISTRY = {}
@@ -70,3 +75,32 @@ def get_model(name):
             f"unknown model {name!r}; known models: {', '.join(model_names())}"
         )
     return _REGISTRY[name]
+
+
+def find_model(name_or_path, dataset="mnist"):
+    """The :class:`ModelSpec` for ``--model``: a registered name, or a Keras model file.
+
+    A registered name wins; otherwise an existing path is loaded and checked by
+    :func:`.from_file.spec_from_file`. A name that looks like a file (it has a
+    model file's suffix or a folder in it) but does not exist is reported as a
+    missing file rather than as an unknown model.
+    """
+    from pathlib import Path
+
+    from .from_file import MODEL_SUFFIXES, spec_from_file
+
+    _load_all()
+    if name_or_path in _REGISTRY:
+        return _REGISTRY[name_or_path]
+    path = Path(name_or_path)
+    if path.exists():
+        return spec_from_file(path, dataset)
+    if path.suffix in MODEL_SUFFIXES or len(path.parts) > 1:
+        raise UsageError(
+            f"model file {path} does not exist; give the path of a .keras or .h5 "
+            f"file or a SavedModel folder, or a model name: {', '.join(model_names())}"
+        )
+    raise UsageError(
+        f"unknown model {name_or_path!r}; known models: {', '.join(model_names())}; "
+        f"or give the path of a .keras or .h5 file or a SavedModel folder"
+    )
