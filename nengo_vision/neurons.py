@@ -12,9 +12,14 @@ an infinite one at it, which would leave silent neurons silent for ever.
 import nengo
 import numpy as np
 import tensorflow as tf
-from nengo_loihi.neurons import LoihiLIF, discretize_tau_rc, discretize_tau_ref
 
 from . import defaults
+from ._quiet import import_nengo_dl
+
+# nengo_loihi.neurons imports nengo-dl (to install its Loihi neuron builders):
+# import that first, quietly
+import_nengo_dl()
+from nengo_loihi.neurons import LoihiLIF, discretize_tau_rc, discretize_tau_ref  # noqa: E402
 
 
 class LIFActivation:

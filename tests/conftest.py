@@ -41,38 +41,33 @@ def cache_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.fixture(scope="session")
-def trained(mnist, cache_dir):
-    """``(model, activation)`` trained through the LIF rate approximation."""
+def _train(mnist, cache_dir, activation):
     from nengo_vision.models import get_model
-    from nengo_vision.neurons import LIFActivation
     from nengo_vision.training import train
 
     (x_train, y_train), _ = mnist
-    activation = LIFActivation()
     model, _ = train(
         get_model("scnn_mnist"), activation, x_train[:N_TRAIN], y_train[:N_TRAIN],
         epochs=EPOCHS, seed=0, cache_dir=cache_dir, augment=0, lr_decay=True,
         log=lambda *a: None,
     )
     return model, activation
+
+
+@pytest.fixture(scope="session")
+def trained(mnist, cache_dir):
+    """``(model, activation)`` trained through the LIF rate approximation."""
+    from nengo_vision.neurons import LIFActivation
+
+    return _train(mnist, cache_dir, LIFActivation())
 
 
 @pytest.fixture(scope="session")
 def trained_loihi(mnist, cache_dir):
     """``(model, activation)`` trained through Loihi's discretised LIF rate curve."""
-    from nengo_vision.models import get_model
     from nengo_vision.neurons import LoihiLIFActivation
-    from nengo_vision.training import train
 
-    (x_train, y_train), _ = mnist
-    activation = LoihiLIFActivation()
-    model, _ = train(
-        get_model("scnn_mnist"), activation, x_train[:N_TRAIN], y_train[:N_TRAIN],
-        epochs=EPOCHS, seed=0, cache_dir=cache_dir, augment=0, lr_decay=True,
-        log=lambda *a: None,
-    )
-    return model, activation
+    return _train(mnist, cache_dir, LoihiLIFActivation())
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,5 @@
 """Firing-rate calibration: scales with known answers, and on a trained model."""
 
-import nengo_dl
 import numpy as np
 import pytest
 import tensorflow as tf

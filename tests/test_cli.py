@@ -55,7 +55,11 @@ def test_bad_numbers(capsys, tmp_path, args, expected):
 
 def test_unknown_model(capsys, tmp_path):
     status, err = run_main(capsys, "--model", "lenet", "--out", str(tmp_path / "o"))
-    assert_one_line_error(status, err, "unknown model 'lenet'; known models: scnn_mnist")
+    assert_one_line_error(
+        status, err,
+        "unknown model 'lenet'; known models: scnn_mnist; or give the path of a .keras "
+        "or .h5 file or a SavedModel folder",
+    )
 
 
 def test_unknown_backend(capsys, tmp_path):
@@ -131,7 +135,8 @@ def test_errors_have_no_traceback_as_a_process(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"{PROG}: error: unknown model 'nope'; known models: scnn_mnist"
+        f"{PROG}: error: unknown model 'nope'; known models: scnn_mnist; or give the "
+        f"path of a .keras or .h5 file or a SavedModel folder"
     ]
 
 

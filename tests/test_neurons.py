@@ -20,9 +20,10 @@ def test_forward_pass_is_nengo_lif_rate(gain):
     assert ours[x * gain <= 1].max() == 0 and ours[-1] > 0
 
 
-def test_gradient_is_finite_and_positive_below_threshold():
-    act = LIFActivation(gain=1.0)
-    x = tf.constant([-500.0, -5.0, 0.0, 0.99, 1.01, 3.0])
+@pytest.mark.parametrize("cls", [LIFActivation, LoihiLIFActivation])
+def test_gradient_is_finite_and_positive_below_threshold(cls):
+    act = cls(gain=1.0)
+    x = tf.constant([-500.0, -5.0, 0.0, 0.99, 1.01, 3.0, 100.0])
     with tf.GradientTape() as tape:
         tape.watch(x)
         y = act(x)
@@ -31,19 +32,24 @@ def test_gradient_is_finite_and_positive_below_threshold():
     assert np.all(grad > 0)  # silent neurons can still learn
 
 
-def test_spiking_neuron_mean_rate_matches_rate():
-    act = LIFActivation(gain=1.0)
+@pytest.mark.parametrize("cls, neuron_type", [
+    (LIFActivation, nengo.LIF), (LoihiLIFActivation, LoihiLIF),
+])
+def test_spiking_neuron_mean_rate_matches_rate(cls, neuron_type):
+    act = cls(gain=1.0)
     neuron = act.spiking_neuron()
-    assert isinstance(neuron, nengo.LIF)
-    j = np.array([0.5, 1.5, 3.0, 10.0])
+    assert type(neuron) is neuron_type
+    j = np.array([0.5, 1.05, 1.5, 3.0, 10.0, 1000.0])
     with nengo.Network() as net:
-        ens = nengo.Ensemble(4, 1, neuron_type=neuron, gain=np.ones(4), bias=j)
+        ens = nengo.Ensemble(len(j), 1, neuron_type=neuron, gain=np.ones(len(j)), bias=j)
         p = nengo.Probe(ens.neurons)
     with nengo.Simulator(net, progress_bar=False) as sim:
         sim.run(2.0)
     measured = act.rates_hz(sim.data[p].mean(0))
     expected = act.rates_hz(act(tf.constant(j, dtype=tf.float32)).numpy())
     assert np.allclose(measured, expected, atol=1.0)
+    # strongly driven, the neuron fires at its ceiling (Loihi: one spike per 3 steps)
+    assert measured[-1] == pytest.approx(act.max_rate, rel=0.02)
 
 
 @pytest.mark.parametrize("gain", [1.0, 10.0])
@@ -60,31 +66,6 @@ def test_loihi_forward_pass_is_loihi_lif_rates(gain):
     np.testing.assert_allclose(periods, np.round(periods), atol=1e-3)
     assert act.max_rate == pytest.approx(1000 / 3)
     assert act.rates_hz(ours).max() == pytest.approx(act.max_rate)
-
-
-def test_loihi_gradient_is_finite_and_positive():
-    act = LoihiLIFActivation(gain=1.0)
-    x = tf.constant([-500.0, -5.0, 0.0, 0.99, 1.01, 3.0, 100.0])
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = act(x)
-    grad = tape.gradient(y, x).numpy()
-    assert np.all(np.isfinite(grad)) and np.all(grad > 0)
-
-
-def test_loihi_spiking_neuron_fires_at_the_staircase_rate():
-    act = LoihiLIFActivation(gain=1.0)
-    j = np.array([0.5, 1.05, 1.5, 3.0, 10.0, 100.0])
-    with nengo.Network() as net:
-        ens = nengo.Ensemble(len(j), 1, neuron_type=act.spiking_neuron(),
-                             gain=np.ones(len(j)), bias=j)
-        p = nengo.Probe(ens.neurons)
-    with nengo.Simulator(net, progress_bar=False) as sim:
-        sim.run(2.0)
-    measured = act.rates_hz(sim.data[p].mean(0))
-    expected = act.rates_hz(act(tf.constant(j, dtype=tf.float32)).numpy())
-    assert np.allclose(measured, expected, atol=1.0)
-    assert measured[-1] == pytest.approx(act.max_rate, abs=1.0)
 
 
 def test_scaled_neuron_keeps_its_threshold_and_fires_as_predicted():

@@ -3,6 +3,8 @@
 Adding a model is one new module in this package that defines a builder decorated
 with :func:`register_model`. A builder takes the shared :class:`~.LIFActivation`
 and returns an uncompiled ``tf.keras.Model`` whose neuron layers use it.
+A user's own Keras model file becomes a model through :mod:`.from_file`
+(``--model PATH``); :func:`find_model` takes either.
 """
 
 import importlib

@@ -25,9 +25,6 @@ DATASETS = {"mnist": dict(input_shape=(28, 28, 1), n_classes=10)}
 #: File names that mean "a Keras model file", even when no such file exists.
 MODEL_SUFFIXES = (".keras", ".h5")
 
-_RELU = (tf.keras.activations.relu, tf.nn.relu)
-_LINEAR = (None, tf.keras.activations.linear)
-_SOFTMAX = (tf.keras.activations.softmax, tf.nn.softmax)
 # The settings conversion.convert gives nengo_dl.Converter, as its LayerConverters'
 # ``convertible`` checks read them.
 _CONVERTER_SETTINGS = SimpleNamespace(
@@ -82,6 +79,7 @@ def spec_from_file(path, dataset="mnist"):
 def load_keras_model(path):
     """Load the Keras model at ``path`` without compiling it; UsageError if Keras cannot."""
     try:
+        _nengo_dl()  # first, so that its quiet import is where Keras starts up
         return tf.keras.models.load_model(str(path), compile=False)
     except Exception as e:  # Keras raises many types here; all mean "not loadable"
         reason = next((line.strip() for line in str(e).splitlines() if line.strip()),
@@ -124,7 +122,7 @@ def check_model(model, path, dataset):
         raise UsageError(
             f"model {path} has layers the pipeline cannot convert: {'; '.join(problems)}"
         )
-    if not any(getattr(layer, "activation", None) in _RELU for layer in model.layers):
+    if not any(_is_relu(getattr(layer, "activation", None)) for layer in model.layers):
         raise UsageError(
             f"model {path} has no layer with a relu activation, so nothing would run "
             f"as spiking neurons; give its hidden layers activation='relu'"
@@ -158,12 +156,20 @@ def _converter_reason(layer):
             f"{kind}: a separate activation layer would not run as spiking neurons; "
             f"give the layer before it activation='relu' instead"
         )
+    if _is_dropout(layer):
+        return None  # replaced by the identity in with_neurons
     nengo_dl = _nengo_dl()
     converter = nengo_dl.Converter.converters.get(type(layer))
     if converter is None:
         return f"{kind}: NengoDL has no converter for this layer type"
     convertible, why = converter.convertible(layer, _CONVERTER_SETTINGS)
-    return None if convertible else f"{kind}: {why}"
+    if not convertible:
+        return f"{kind}: {why}"
+    uses = len(layer.inbound_nodes)
+    if converter.has_weights and uses > 1:
+        # Converter.get_converter refuses this unless it splits the weights
+        return f"{kind}: used {uses} times; NengoDL converts a layer with weights only once"
+    return None
 
 
 def _activation_reason(layer, is_output):
@@ -171,7 +177,7 @@ def _activation_reason(layer, is_output):
     if not hasattr(layer, "activation"):
         return None
     act = layer.activation
-    if act in _RELU or act in _LINEAR or (is_output and act in _SOFTMAX):
+    if _is_relu(act) or _is_linear(act) or (is_output and _is_softmax(act)):
         return None
     name = getattr(act, "__name__", type(act).__name__)
     if is_output:
@@ -183,22 +189,44 @@ def with_neurons(model, activation):
     """A new copy of ``model`` with the same weights, relu swapped for ``activation``.
 
     A softmax on the output layer becomes linear: training takes logits, and the
-    largest output, which is the class, does not change.
+    largest output, which is the class, does not change. Dropout layers become
+    the identity: the converted network only runs inference, and fine-tuning
+    through the rate curves needs no dropout.
     """
     output_name = _output_layer(model).name
 
     def clone(layer):
+        if _is_dropout(layer):
+            # the identity at inference, and NengoDL has no converter for it
+            return tf.keras.layers.Activation("linear", name=layer.name)
         config = layer.get_config()
         act = getattr(layer, "activation", None)
-        if act in _RELU:
+        if _is_relu(act):
             config["activation"] = activation
-        elif layer.name == output_name and act in _SOFTMAX:
+        elif layer.name == output_name and _is_softmax(act):
             config["activation"] = "linear"
         return type(layer).from_config(config)
 
-    copy = tf.keras.models.clone_model(model, clone_function=clone)
+    if isinstance(model, tf.keras.Sequential):
+        copy = _functional_copy(model, clone)
+    else:
+        copy = tf.keras.models.clone_model(model, clone_function=clone)
     copy.set_weights(model.get_weights())
     return copy
+
+
+def _functional_copy(model, clone):
+    """A functional model of clones of a Sequential ``model``'s layers.
+
+    nengo_dl.Converter turns a Sequential model into a functional one by calling
+    its layers a second time, after which a layer no longer names one output and
+    the probes on it cannot be placed; layers called once, here, avoid that.
+    """
+    inp = tf.keras.Input(shape=model.input_shape[1:], name=model.layers[0].name + "_input")
+    x = inp
+    for layer in model.layers:
+        x = clone(layer)(x)
+    return tf.keras.Model(inp, x, name=model.name)
 
 
 def digest(path):
@@ -220,3 +248,21 @@ def _nengo_dl():
     from .._quiet import import_nengo_dl
 
     return import_nengo_dl()
+
+
+# tf.keras is looked up only when a file is used: this module is imported with the
+# model zoo for every run, and Keras's start-up is slow and writes to stderr.
+def _is_relu(act):
+    return act in (tf.keras.activations.relu, tf.nn.relu)
+
+
+def _is_linear(act):
+    return act in (None, tf.keras.activations.linear)
+
+
+def _is_softmax(act):
+    return act in (tf.keras.activations.softmax, tf.nn.softmax)
+
+
+def _is_dropout(layer):
+    return isinstance(layer, tf.keras.layers.Dropout)  # SpatialDropout* included
