@@ -327,6 +327,8 @@ def run(args, log=print):
 
     results = dict(
         model=spec.name,
+        model_source=dict(path=str(Path(args.model).resolve()), hash=spec.source)
+        if spec.source else "zoo",
         dataset=spec.dataset,
         n_steps=args.n_steps,
         n_test=args.n_test,

@@ -212,6 +212,8 @@ def test_model_file_end_to_end(small_cnn, ext, options, tmp_path, data_dir):
     assert status == 0
     results = json.loads((out / "results.json").read_text())
     assert results["model"] == "small_cnn" and results["dataset"] == "mnist"
+    assert results["model_source"]["path"] == str(small_cnn[ext].resolve())
+    assert results["model_source"]["hash"].startswith("sha256:")
     assert results["training"]["cached"] is False
     backends = results["backends"]
     assert list(backends) == ["keras", "nengo-dl", "loihi-emulator"]
