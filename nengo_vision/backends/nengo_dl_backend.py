@@ -14,13 +14,15 @@ nengo_dl = import_nengo_dl()
 
 @register_backend
 class NengoDLBackend(Backend):
-    """The converted spiking LIF network, simulated by NengoDL in minibatches.
+    """The converted spiking network, simulated by NengoDL in minibatches.
 
-    Every digit starts from the same zero state (one minibatch element each).
+    Each layer runs the spiking neuron it was trained for (``nengo.LIF``, or
+    ``LoihiLIF`` after ``--neuron loihi``). Every digit starts from the same zero
+    state (one minibatch element each).
     """
 
     name = "nengo-dl"
-    description = "converted spiking LIF network in NengoDL"
+    description = "converted spiking network (the neuron trained for) in NengoDL"
     rank = 2
     spiking = True
     #: None: each layer's own trained neuron; "loihi": Loihi's discretised LIF
