@@ -299,6 +299,11 @@ def run(args, log=print):
         x_train, y_train = x_train[: args.n_train], y_train[: args.n_train]
 
     activation = ACTIVATIONS[args.neuron](gain=args.gain, amplitude=args.amplitude)
+    if any(get_backend(name).needs_chip for name in names):
+        from .backends.loihi import check_placement
+
+        # before training: a network that cannot fit one chip fails now
+        check_placement(spec.build(activation), synapse=args.synapse)
     model, train_info = train(
         spec, activation, x_train, y_train, epochs=args.epochs, seed=args.seed,
         cache_dir=args.cache_dir, retrain=args.retrain, batch_size=64, log=log,

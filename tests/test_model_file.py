@@ -226,3 +226,20 @@ def test_model_file_end_to_end(small_cnn, ext, options, tmp_path, data_dir):
     if options:
         assert results["neuron"]["type"] == "loihi"
         assert list(results["calibration"]["scales"]) == ["c1", "c2"]
+
+
+def test_too_big_for_a_chip_fails_before_training(capsys, tmp_path, data_dir):
+    # 24 x 24 x 256 on-chip neurons need more than a chip's 128 cores of 1,024
+    path = functional(tmp_path, "big.keras", L.Conv2D(16, 3, activation="relu", name="enc"),
+                      L.Conv2D(256, 3, activation="relu", name="wide"), L.Flatten(),
+                      L.Dense(10))
+    cache = tmp_path / "cache"
+    status, err = run_main(capsys, "--model", path, "--data-dir", data_dir, "--cache-dir", cache,
+                           "--n-train", 100, "--epochs", 1, "--out", tmp_path / "o")
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith(f"{PROG}: error: the network needs at least ")
+    assert "more than one Loihi chip's 128: wide takes " in err
+    assert err.endswith("; make the largest layers smaller or move them to the host\n")
+    # nothing trained, nothing written
+    assert not (tmp_path / "o").exists()
+    assert not cache.exists() or not list(cache.iterdir())

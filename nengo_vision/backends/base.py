@@ -76,6 +76,8 @@ class Backend:
     description = ""
     #: position in listings: from the ANN towards the chip
     rank = 0
+    #: True where the network is placed on Loihi cores (checked before training)
+    needs_chip = False
 
     def check(self):
         """Raise UsageError if this backend cannot run on this machine.

@@ -66,6 +66,17 @@ def reset_neuron_state(sim):
                 host.signals.reset(signal)
 
 
+def check_placement(model, synapse=None):
+    """Place ``model``'s converted network on one chip, or raise a UsageError.
+
+    Placement depends only on the layers' shapes and connections, not on the
+    weights' values, so an untrained model answers before minutes of training
+    are spent on a network that cannot fit (the error names the layer).
+    """
+    cn = convert(model, spiking=True, synapse=synapse)
+    return partition(cn, off_chip=[next(iter(cn.layers))])
+
+
 def build_simulator(ctx, target):
     """Convert, place and build; return ``(sim, cn, report, image_holder)``."""
     import nengo_loihi
@@ -94,6 +105,7 @@ class LoihiEmulatorBackend(Backend):
     description = "nengo-loihi emulator: discretised Loihi LIF, host encoder"
     rank = 4
     target = "sim"
+    needs_chip = True
 
     def run(self, ctx, images):
         sim, cn, report, holder = build_simulator(ctx, self.target)
