@@ -71,16 +71,23 @@ class LIFActivation:
     kind = "lif"
 
     def rate_of_current(self, j):
-        """Firing rate (Hz) for input current ``j`` (a tensor), as ``nengo.LIFRate``.
+        """Firing rate (Hz) for input current ``j`` (a tensor).
 
-        The neuron fires above ``j = 1``; the activation is ``amplitude`` times
-        this rate at ``j = gain * x``.
+        The neuron fires above ``j = 1``, once per inter-spike period; the
+        activation is ``amplitude`` times this rate at ``j = gain * x``.
         """
+        tau_rc, tau_ref = self._forward_taus()
         above = j > 1
         safe = tf.where(above, j - 1, tf.ones_like(j))
-        return tf.where(
-            above, 1.0 / (self.tau_ref + self.tau_rc * tf.math.log1p(1.0 / safe)), 0.0
-        )
+        period = tau_ref + tau_rc * tf.math.log1p(1.0 / safe)
+        return tf.where(above, self._rate_of_period(period), 0.0)
+
+    def _forward_taus(self):
+        return self.tau_rc, self.tau_ref
+
+    def _rate_of_period(self, period):
+        # nengo.LIFRate: any period, so the rate follows the current smoothly
+        return 1.0 / period
 
     def _gradient_taus(self):
         """``(tau_rc, tau_ref)`` of the smooth curve the gradient follows."""
@@ -210,12 +217,12 @@ class LoihiLIFActivation(LIFActivation):
         """Highest rate (Hz): one spike per ``tau_ref / dt + 1`` steps."""
         return 1.0 / (self.chip_tau_ref + self.dt)
 
-    def rate_of_current(self, j):
-        above = j > 1
-        safe = tf.where(above, j - 1, tf.ones_like(j))
-        period = self.chip_tau_ref + self.chip_tau_rc * tf.math.log1p(1.0 / safe)
-        steps = tf.math.ceil(period / self.dt)
-        return tf.where(above, 1.0 / (self.dt * steps), 0.0)
+    def _forward_taus(self):
+        return self.chip_tau_rc, self.chip_tau_ref
+
+    def _rate_of_period(self, period):
+        # the chip spikes on whole steps: the period is rounded up to one
+        return 1.0 / (self.dt * tf.math.ceil(period / self.dt))
 
     def _gradient_taus(self):
         return self.chip_tau_rc, self.chip_tau_ref + 0.5 * self.dt

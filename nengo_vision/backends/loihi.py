@@ -69,9 +69,11 @@ def reset_neuron_state(sim):
 def check_placement(model, synapse=None):
     """Place ``model``'s converted network on one chip, or raise a UsageError.
 
-    Placement depends only on the layers' shapes and connections, not on the
-    weights' values, so an untrained model answers before minutes of training
-    are spent on a network that cannot fit (the error names the layer).
+    Placement is decided by the layers' shapes and connections, so the
+    untrained model answers before minutes of training are spent on a network
+    that cannot fit (the error names the layer). The emulator backend places
+    the trained network again, so the limits are also checked on the weights
+    that run.
     """
     cn = convert(model, spiking=True, synapse=synapse)
     return partition(cn, off_chip=[next(iter(cn.layers))])
