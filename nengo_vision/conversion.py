@@ -45,6 +45,9 @@ class ConvertedNetwork:
     amplitudes : dict
         Keras layer name → activation per Hz of that layer (its probe's output
         divided by this is the firing rate in Hz).
+    voltage_probe : nengo.Probe or None
+        Unfiltered probe on the membrane voltages of the neurons chosen with
+        ``convert(..., voltage=...)``.
     """
 
     net: nengo.Network
@@ -55,6 +58,7 @@ class ConvertedNetwork:
     shapes: dict
     converter: object = field(repr=False)
     amplitudes: dict = field(default_factory=dict)
+    voltage_probe: object = None
 
 
 def neuron_layers(model):
@@ -190,7 +194,7 @@ def _choice_value(dist_or_array, n):
     return np.asarray(dist_or_array, dtype=float).copy()
 
 
-def convert(model, spiking=True, synapse=None, run_as=None):
+def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
     """Convert a trained Keras model into a Nengo network ready for any backend.
 
     Parameters
@@ -206,6 +210,9 @@ def convert(model, spiking=True, synapse=None, run_as=None):
         ``"loihi"`` runs every neuron layer with Loihi's discretised LIF
         (``nengo_loihi.neurons.LoihiLIF``) whatever it was trained with; None
         keeps each layer's own neuron.
+    voltage : tuple, optional
+        ``(layer_name, neuron_indices)``: probe these neurons' membrane voltages
+        (spiking neurons only; rate neurons have none).
 
     Returns
     -------
@@ -246,6 +253,18 @@ def convert(model, spiking=True, synapse=None, run_as=None):
             shapes[name] = tuple(layer.output_shape[1:])
         output = converter.outputs[model.output]
         shapes["output"] = tuple(model.output_shape[1:])
+        voltage_probe = None
+        if voltage is not None and spiking:
+            name, indices = voltage
+            if name not in layers:
+                raise UsageError(
+                    f"cannot probe voltages of {name!r}: not a neuron layer "
+                    f"(neuron layers: {', '.join(layers)})"
+                )
+            voltage_probe = nengo.Probe(
+                layers[name][list(indices)], "voltage", synapse=None,
+                label=f"{name}.voltage",
+            )
 
     return ConvertedNetwork(
         net=converter.net,
@@ -256,6 +275,7 @@ def convert(model, spiking=True, synapse=None, run_as=None):
         shapes=shapes,
         converter=converter,
         amplitudes={name: act.amplitude for name, act in activations.items()},
+        voltage_probe=voltage_probe,
     )
 
 

@@ -19,7 +19,7 @@ from . import defaults
 # the user's terminal (errors still show).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-DEFAULT_BACKENDS = "keras,nengo-dl,loihi-emulator"
+DEFAULT_BACKENDS = "keras,nengo-dl-rate,nengo-dl,nengo,loihi-emulator"
 # Weight of the --rate-penalty penalty. Measured with amplitude 0.01 (target
 # 100-150 Hz): 1.0 cost 5 points of ANN test accuracy after one epoch; 0.01 raised
 # the ANN's mean rates up to 2.5-fold (conv0; conv2 not at all) and left NengoDL's
@@ -122,8 +122,10 @@ def make_parser():
             "Train a Keras CNN through the rate approximation of the LIF neuron, "
             "convert it with NengoDL into a spiking network, and run the same MNIST "
             "test digits (each held for --n-steps steps) through every chosen "
-            "backend. Writes results.json, traces.npz and plots to --out and prints "
-            "a table.",
+            "backend. Compares them (accuracy at every step, latency, readout rules, "
+            "agreement, output-trace error, rates, synaptic operations, a Loihi energy "
+            "estimate) and writes report.md with its tables and plots, results.json, "
+            "CSV tables and traces.npz to --out, and prints a table.",
             width=80,
         ),
         epilog=(
@@ -147,6 +149,20 @@ def make_parser():
     parser.add_argument(
         "--backends", metavar="LIST", default=DEFAULT_BACKENDS,
         help="comma-separated backends to run (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--reference", metavar="BACKEND", default=None,
+        help="backend whose output traces the others are compared with, step by step "
+        "(default: keras if it runs, else the first backend)",
+    )
+    parser.add_argument(
+        "--last-k", metavar="K", type=positive_int, default=10,
+        help="steps averaged by the mean-of-last-K readout rule (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--record-digits", metavar="N", type=positive_int, default=3,
+        help="digits whose spikes (50 random neurons per layer) and voltages are "
+        "kept and plotted (default: %(default)s)",
     )
     parser.add_argument(
         "--n-test", metavar="N", type=positive_int, default=200,
@@ -269,12 +285,14 @@ def run(args, log=print):
 
     from .backends import RunContext, get_backend
     from .data import load_mnist
-    from .harness import agreement, parse_synapse, run_backends
+    from .harness import choose_recording, compare, parse_synapse, run_backends
     from .models import find_model
     from .calibration import calibrate
     from .calibration import describe as describe_calibration
     from .neurons import ACTIVATIONS
-    from .report import plot_accuracy, plot_traces, table, write_results, write_traces
+    from .report import (
+        table, write_markdown, write_plots, write_results, write_tables, write_traces,
+    )
     from .training import LR_SCHEDULE, default_cache_dir, train
 
     spec = find_model(args.model, args.dataset)
@@ -283,6 +301,14 @@ def run(args, log=print):
         raise_usage("--backends is empty; name at least one backend")
     for name in names:
         get_backend(name).check()
+    if len(set(names)) != len(names):
+        raise_usage(f"--backends names a backend twice: {args.backends}")
+    reference = args.reference or ("keras" if "keras" in names else names[0])
+    if reference not in names:
+        raise_usage(
+            f"--reference {reference} is not one of the backends run "
+            f"({', '.join(names)}); choose one of them or add it to --backends"
+        )
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or Path("runs") / f"{spec.name}-{stamp}")
     check_writable(out)
@@ -326,9 +352,14 @@ def run(args, log=print):
         model=model, n_steps=args.n_steps,
         synapse=args.synapse, batch_size=args.batch_size, seed=args.seed,
         progress=not args.no_progress, log=log,
+        record=choose_recording(model, images, n_digits=args.record_digits, seed=args.seed),
     )
     output_synapse = parse_synapse(args.output_synapse)
-    runs, summary = run_backends(ctx, names, images, labels, output_synapse)
+    runs = run_backends(ctx, names, images)
+    comparison = compare(
+        runs, labels, model, args.n_steps, output_synapse, dt=ctx.dt,
+        last_k=args.last_k, reference=reference,
+    )
 
     results = dict(
         model=spec.name,
@@ -337,11 +368,12 @@ def run(args, log=print):
         dataset=spec.dataset,
         n_steps=args.n_steps,
         n_test=args.n_test,
-        test_indices="first n_test digits of the MNIST test set",
+        test_indices="the first n_test digits of the MNIST test set",
         seed=args.seed,
         dt=ctx.dt,
         synapse=args.synapse,
         output_synapse=args.output_synapse,
+        last_k=args.last_k,
         neuron=dict(type=args.neuron, **activation.get_config()),
         calibration=calibration,
         training=dict(
@@ -350,21 +382,29 @@ def run(args, log=print):
             seconds=round(train_info["seconds"], 1), cache=train_info["cache"],
             history=train_info["history"],
         ),
-        backends=summary,
-        agreement=agreement(runs, output_synapse, ctx.dt),
+        descriptions={n: get_backend(n).description for n in names},
+        recording=dict(
+            digits=min(args.record_digits, len(images)),
+            raster_neurons={k: v.tolist() for k, v in ctx.record.raster.items()},
+            voltage_layer=ctx.record.voltage[0],
+            voltage_neurons=ctx.record.voltage[1].tolist(),
+        ),
+        **comparison,
         date=datetime.datetime.now().isoformat(timespec="seconds"),
         machine=machine(),
     )
     out.mkdir(parents=True, exist_ok=True)
     write_traces(out, runs, labels, indices)
-    results["plots"] = [
-        plot_traces(out, runs, images, labels, output_synapse, ctx.dt),
-        plot_accuracy(out, summary),
-    ]
+    results["plots"] = write_plots(
+        out, runs, results, images, labels, output_synapse, ctx.record
+    )
+    results["tables"] = write_tables(out, results)
     write_results(out, results)
+    write_markdown(out, results)
     log("")
-    log(table(summary))
-    log(f"\nresults in {out}/ (results.json, traces.npz, {', '.join(results['plots'])})")
+    log(table(results["backends"]))
+    log(f"\nreport in {out}/report.md (with results.json, traces.npz, "
+        f"{len(results['tables'])} CSV tables and {len(results['plots'])} plots)")
     return results
 
 

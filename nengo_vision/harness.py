@@ -1,64 +1,234 @@
-"""Run the same test digits through several backends and collect the results."""
+"""Run the same test digits through several backends and compare them.
 
+:func:`run_backends` runs each backend (timing it and sampling its memory);
+:func:`compare` turns the runs into every metric of the report: accuracy at the
+last step and at every step, latency, readout rules, macro recall and F1,
+confusion matrices, agreement, trace error against a reference backend, firing
+rates, spikes and synaptic operations per inference, the ANN's MACs and the
+Loihi energy estimate.
+"""
+
+import os
+import resource
+import threading
 import time
 
 import nengo
 import numpy as np
 
+from . import metrics, operations
 from .backends import get_backend
-from .conversion import readout
+from .backends.base import Recording
+from .conversion import neuron_layers
+
+#: Neurons per layer in the spike rasters (as in seeds/003's figures).
+RASTER_NEURONS = 50
 
 
-def accuracy(traces, labels, synapse, dt=0.001):
-    """Accuracy of the filtered output at the last step."""
-    filtered = readout(traces, synapse, dt=dt)
-    return float(np.mean(filtered[:, -1].argmax(-1) == labels))
+class PeakMemory:
+    """Peak resident memory of this process while the ``with`` block runs.
+
+    Samples ``/proc/self/statm`` every 20 ms in a thread (Linux); elsewhere falls
+    back to the process's lifetime peak (``ru_maxrss``), which can only be an
+    upper bound for the block.
+    """
+
+    def __init__(self, interval=0.02):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+    def _rss(self):
+        try:
+            with open("/proc/self/statm") as f:
+                return int(f.read().split()[1]) * self._page
+        except OSError:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self._rss())
+
+    def __enter__(self):
+        self.peak = self._rss()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
 
 
-def predictions(traces, synapse, dt=0.001):
-    """Class chosen at the last step of the filtered output, per digit."""
-    return readout(traces, synapse, dt=dt)[:, -1].argmax(-1)
+def choose_recording(model, images, n_digits=3, n_voltage=4, seed=0):
+    """Which neurons every backend records, chosen once so all record the same.
+
+    Rasters: ``RASTER_NEURONS`` random neurons per neuron layer (seeded).
+    Voltages: the ``n_voltage`` neurons of the last neuron layer that the ANN
+    drives hardest on the first digit, so that their traces show both the
+    climb to threshold and spikes (a random neuron there is often silent).
+    """
+    import tensorflow as tf
+
+    rng = np.random.RandomState(seed)
+    names = neuron_layers(model)
+    raster = {}
+    for name in names:
+        size = int(np.prod(model.get_layer(name).output_shape[1:]))
+        raster[name] = np.sort(rng.choice(size, min(RASTER_NEURONS, size), replace=False))
+    last = names[-1]
+    activity = tf.keras.Model(model.input, model.get_layer(last).output)(images[:1])
+    top = np.argsort(-np.ravel(activity.numpy()), kind="stable")[:n_voltage]
+    return Recording(n_digits=n_digits, raster=raster, voltage=(last, np.sort(top)))
 
 
-def run_backends(ctx, names, images, labels, output_synapse):
-    """Run ``images`` through each backend in ``names``.
+def run_backends(ctx, names, images):
+    """Run ``images`` through each backend in ``names``, timing each.
 
     Returns
     -------
-    runs : dict
-        Backend name → :class:`.BackendRun`.
-    summary : dict
-        Backend name → ``{"accuracy", "n_test", "seconds", "firing_rates", ...}``.
+    dict
+        Backend name → :class:`.BackendRun` (with ``seconds`` and ``peak_memory``).
     """
     backends = [get_backend(n) for n in names]
     for backend in backends:
         backend.check()  # fail before any slow work
-    runs, summary = {}, {}
+    runs = {}
     for backend in backends:
         ctx.log(f"running {backend.name} on {len(images)} digits ({backend.description})")
-        start = time.perf_counter()
-        run = backend.run(ctx, images)
-        run.seconds = time.perf_counter() - start
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            run = backend.run(ctx, images)
+            run.seconds = time.perf_counter() - start
+        run.peak_memory = memory.peak
         runs[backend.name] = run
-        summary[backend.name] = dict(
-            accuracy=accuracy(run.traces, labels, output_synapse, ctx.dt),
-            n_test=len(images),
+    return runs
+
+
+def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
+            reference=None):
+    """Every metric of the report, from the backends' runs.
+
+    Parameters
+    ----------
+    runs : dict
+        Backend name → :class:`.BackendRun`, all on the same digits.
+    labels : ndarray
+        True classes of those digits.
+    model : tf.keras.Model
+        The trained model (for operation counts).
+    n_steps : int
+    output_synapse : nengo.synapses.Synapse or None
+        The readout filter.
+    last_k : int
+        Steps of the mean-of-last-k readout rule.
+    reference : str, optional
+        Backend the others' traces are compared with (default: the first).
+
+    Returns
+    -------
+    dict
+        ``backends`` (per backend), ``agreement``, ``reference``, ``readout_rules``,
+        ``energy``, ``operations`` — plain JSON types only.
+    """
+    names = list(runs)
+    reference = reference or names[0]
+    n_classes = runs[names[0]].traces.shape[-1]
+    n = len(labels)
+    fan_outs, unknown = {}, {}
+    for layer in neuron_layers(model):
+        try:
+            fan_outs[layer] = operations.fan_out(model, layer)
+        except ValueError as e:
+            unknown[layer] = str(e)
+    macs = operations.ann_macs(model)
+
+    summary, final_predictions = {}, {}
+    for name, run in runs.items():
+        steps = metrics.predictions_by_step(run.traces, output_synapse, dt)
+        final_predictions[name] = steps[:, -1]
+        latency = metrics.latency_steps(steps, labels)
+        confusion = metrics.confusion_matrix(labels, steps[:, -1], n_classes)
+        rules = metrics.readout_predictions(run.traces, last_k, output_synapse, dt)
+        s = dict(
+            accuracy=float(np.mean(steps[:, -1] == labels)),
+            n_test=n,
             seconds=round(run.seconds, 2),
+            peak_memory_mb=round(run.peak_memory / 2**20, 1),
+            spiking=run.spiking,
+            accuracy_by_step=[float(a) for a in (steps == labels[:, None]).mean(0)],
+            latency=dict(
+                mean_steps=_finite_mean(latency),
+                median_steps=_finite_median(latency),
+                settled_fraction=float(np.mean(np.isfinite(latency))),
+            ),
+            readout={rule: float(np.mean(p == labels)) for rule, p in rules.items()},
+            **metrics.macro_scores(confusion),
+            confusion=confusion.tolist(),
             firing_rates={k: round(v, 3) for k, v in run.firing_rates.items()},
         )
+        if run.spiking:
+            spikes = {k: float(c.sum() / n) for k, c in run.spike_counts.items()}
+            counts = {k: c for k, c in run.spike_counts.items() if k in fan_outs}
+            synops = operations.synaptic_ops(counts, fan_outs, n)
+            s["spikes_per_inference"] = spikes
+            s["synops_per_inference"] = {k: sum(v.values()) for k, v in synops.items()}
+            if run.placement:
+                s["energy"] = operations.loihi_energy(spikes, synops, run.placement, n_steps)
+        else:
+            s["macs_per_inference"] = macs
         if run.placement:
-            summary[backend.name]["placement"] = run.placement
-    return runs, summary
+            s["placement"] = run.placement
+        nrmse, corr = metrics.trace_error(run.traces, runs[reference].traces, output_synapse, dt)
+        s["trace_error"] = dict(
+            reference=reference, nrmse=_floats(nrmse), correlation=_floats(corr)
+        )
+        summary[name] = s
+
+    return dict(
+        backends=summary,
+        agreement=metrics.agreement_matrix(final_predictions),
+        reference=reference,
+        readout_rules=metrics.readout_rules(min(last_k, n_steps), output_synapse, dt),
+        operations=dict(
+            ann_macs_per_inference=macs,
+            ann_macs_total=int(sum(macs.values())),
+            synapses_out_of=_synapse_counts(fan_outs),
+            not_counted=unknown,
+        ),
+        energy_sources=dict(loihi=operations.LOIHI_SOURCE, mac=operations.MAC_SOURCE),
+        energy_per_op_joules=dict(operations.LOIHI_ENERGY, mac_fp32=operations.MAC_ENERGY_FP32),
+    )
 
 
-def agreement(runs, output_synapse, dt=0.001):
-    """Fraction of digits on which each pair of backends predicts the same class."""
-    preds = {name: predictions(run.traces, output_synapse, dt) for name, run in runs.items()}
+def _synapse_counts(fan_outs):
     return {
-        a: {b: float(np.mean(preds[a] == preds[b])) for b in preds} for a in preds
+        layer: {c: int(f.sum()) for c, f in consumers.items()}
+        for layer, consumers in fan_outs.items()
     }
+
+
+def _floats(values):
+    return [None if not np.isfinite(v) else float(v) for v in values]
+
+
+def _finite_mean(values):
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else None
+
+
+def _finite_median(values):
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if len(values) else None
 
 
 def parse_synapse(tau):
     """A time constant in seconds, or None, → a ``nengo.Lowpass`` (or None)."""
     return None if tau is None else nengo.Lowpass(float(tau))
+
+
+def predictions(traces, synapse, dt=0.001):
+    """Class chosen by the default readout (filtered output, last step), per digit."""
+    return metrics.predictions_by_step(traces, synapse, dt)[:, -1]

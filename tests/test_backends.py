@@ -137,7 +137,7 @@ def test_reset_gives_the_same_spikes_as_a_fresh_simulator(trained, test_digits):
 def test_loihi_without_nxsdk_fails_before_running(trained, test_digits):
     x, y = test_digits
     with pytest.raises(UsageError) as e:
-        run_backends(context(trained), ["keras", "loihi"], x[:5], y[:5], None)
+        run_backends(context(trained), ["keras", "loihi"], x[:5])
     assert str(e.value) == (
         "backend loihi needs Intel's NxSDK (the nxsdk package), which is not "
         "installed here; run on Intel's Neuromorphic Research Cloud (see "

@@ -11,6 +11,27 @@ from ..errors import UsageError
 
 
 @dataclass
+class Recording:
+    """What backends keep beyond the output traces, the same for every backend.
+
+    Attributes
+    ----------
+    n_digits : int
+        The first ``n_digits`` digits whose spike trains and voltages are kept.
+    raster : dict
+        Neuron layer → indices (into the flattened layer) of the neurons whose
+        spike trains are kept.
+    voltage : tuple or None
+        ``(layer, indices)`` of the neurons whose membrane voltages are kept,
+        where the backend simulates voltages.
+    """
+
+    n_digits: int = 3
+    raster: dict = field(default_factory=dict)
+    voltage: tuple = None
+
+
+@dataclass
 class RunContext:
     """Everything a backend needs to run the trained model.
 
@@ -35,6 +56,8 @@ class RunContext:
         Show progress bars.
     log : callable
         Prints a line for the user.
+    record : Recording
+        Spike trains and voltages to keep.
     """
 
     model: object
@@ -45,6 +68,7 @@ class RunContext:
     seed: int = 0
     progress: bool = True
     log: object = print
+    record: Recording = field(default_factory=Recording)
 
 
 @dataclass
@@ -61,12 +85,33 @@ class BackendRun:
         Wall time of building and running.
     placement : dict
         Extra facts the backend reports (e.g. which layer runs where).
+    spike_counts : dict
+        Layer → ``(n_neurons,)`` spikes per neuron summed over all digits (for
+        rate neurons: the spikes their rates stand for, rate × time).
+    rasters : dict
+        Layer → ``(n_digits, n_steps, n_chosen)`` spikes per step of the neurons
+        in ``RunContext.record.raster`` for the first digits (spiking backends).
+    voltages : ndarray or None
+        ``(n_digits, n_steps, n_chosen)`` membrane voltages of the neurons in
+        ``RunContext.record.voltage``, in units of the firing threshold (nengo's
+        LIF voltage; Loihi's integer voltage divided by the compartment's
+        integer threshold).
+    spiking : bool
+        True where neurons spike (False for the ANN and rate networks).
+    peak_memory : int
+        Peak resident memory of the process during the run, in bytes (set by
+        the harness).
     """
 
     traces: np.ndarray
     firing_rates: dict
     seconds: float = 0.0
     placement: dict = field(default_factory=dict)
+    spike_counts: dict = field(default_factory=dict)
+    rasters: dict = field(default_factory=dict)
+    voltages: np.ndarray = None
+    spiking: bool = True
+    peak_memory: int = 0
 
 
 class Backend:
@@ -131,12 +176,60 @@ def get_backend(name):
     return _REGISTRY[name]()
 
 
-def spike_rate_hz(output_sum, n_values, amplitude):
-    """Mean rate in Hz from the sum of ``n_values`` neuron outputs (one per neuron
-    and step).
+class Collector:
+    """Gathers what a backend records from its per-digit layer outputs.
 
-    A spike is ``amplitude / dt`` for one step and a rate neuron outputs
-    ``amplitude * rate`` every step, so in both cases the mean output divided by
-    ``amplitude`` is the rate in Hz.
+    Layer outputs are the neurons' unfiltered output ``(digits, n_steps,
+    n_neurons)``: a spike is ``amplitude / dt`` for one step and a rate neuron
+    outputs ``amplitude * rate`` every step, so output × dt / amplitude counts
+    spikes (or the spikes a rate stands for).
+
+    Parameters
+    ----------
+    ctx : RunContext
+    amplitudes : dict
+        Layer → amplitude (activation per Hz).
+    sizes : dict
+        Layer → number of neurons.
+    n_images : int
+    spiking : bool
     """
-    return float(output_sum / (amplitude * n_values))
+
+    def __init__(self, ctx, amplitudes, sizes, n_images, spiking=True):
+        self.ctx, self.amplitudes, self.sizes = ctx, amplitudes, sizes
+        self.n_images, self.spiking = n_images, spiking
+        self.counts = {name: np.zeros(n) for name, n in sizes.items()}
+        n_rec = min(ctx.record.n_digits, n_images) if spiking else 0
+        self.n_rec = n_rec
+        self.rasters = {
+            name: np.zeros((n_rec, ctx.n_steps, len(idx)), dtype=np.uint8)
+            for name, idx in ctx.record.raster.items() if name in sizes
+        }
+        self.voltages = None
+        if spiking and ctx.record.voltage is not None:
+            self.voltages = np.zeros((n_rec, ctx.n_steps, len(ctx.record.voltage[1])))
+
+    def add(self, start, outputs, voltages=None):
+        """Add digits ``start, start + 1, ...``: ``outputs`` layer → ``(B, n_steps, n)``;
+        ``voltages`` ``(B, n_steps, n_chosen)`` already in threshold units."""
+        for name, out in outputs.items():
+            spikes = np.asarray(out, dtype=float) * (self.ctx.dt / self.amplitudes[name])
+            self.counts[name] += spikes.sum(axis=(0, 1))
+            if name in self.rasters:
+                keep = max(0, min(len(spikes), self.n_rec - start))
+                idx = self.ctx.record.raster[name]
+                self.rasters[name][start : start + keep] = np.rint(spikes[:keep][..., idx])
+        if voltages is not None and self.voltages is not None:
+            keep = max(0, min(len(voltages), self.n_rec - start))
+            self.voltages[start : start + keep] = voltages[:keep]
+
+    def result(self, traces, **kwargs):
+        """A :class:`BackendRun` with the collected counts, rates and recordings."""
+        seconds = self.n_images * self.ctx.n_steps * self.ctx.dt
+        rates = {
+            name: float(c.sum() / (self.sizes[name] * seconds)) for name, c in self.counts.items()
+        }
+        return BackendRun(
+            traces=traces, firing_rates=rates, spike_counts=self.counts,
+            rasters=self.rasters, voltages=self.voltages, spiking=self.spiking, **kwargs,
+        )

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..conversion import neuron_layers
-from .base import Backend, BackendRun, register_backend
+from .base import Backend, Collector, register_backend
 
 
 @register_backend
@@ -21,21 +21,24 @@ class KerasBackend(Backend):
 
     def run(self, ctx, images):
         names = neuron_layers(ctx.model)
-        amplitudes = [ctx.model.get_layer(n).activation.amplitude for n in names]
-        probe = tf.keras.Model(
-            ctx.model.input,
-            [ctx.model.output] + [ctx.model.get_layer(n).output for n in names],
+        layers = [ctx.model.get_layer(n) for n in names]
+        probe = tf.keras.Model(ctx.model.input, [ctx.model.output] + [l.output for l in layers])
+        collect = Collector(
+            ctx, {l.name: l.activation.amplitude for l in layers},
+            {l.name: int(np.prod(l.output_shape[1:])) for l in layers},
+            len(images), spiking=False,
         )
-        logits, sums = [], np.zeros(len(names))
+        logits = []
         with self.progress(ctx, len(images)) as bar:
             for start in range(0, len(images), ctx.batch_size):
                 batch = images[start : start + ctx.batch_size]
                 outs = probe(batch, training=False)
                 logits.append(outs[0].numpy())
-                sums += [o.numpy().sum() / a for o, a in zip(outs[1:], amplitudes)]
+                # the same activation at every step: one step standing for n_steps
+                collect.add(start, {
+                    l.name: o.numpy().reshape(len(batch), 1, -1) * ctx.n_steps
+                    for l, o in zip(layers, outs[1:])
+                })
                 bar.update(len(batch))
         logits = np.concatenate(logits)
-        sizes = [np.prod(ctx.model.get_layer(n).output_shape[1:]) for n in names]
-        rates = {n: float(s / (size * len(images))) for n, s, size in zip(names, sums, sizes)}
-        traces = np.repeat(logits[:, None, :], ctx.n_steps, axis=1)
-        return BackendRun(traces=traces, firing_rates=rates)
+        return collect.result(np.repeat(logits[:, None, :], ctx.n_steps, axis=1))

@@ -18,7 +18,7 @@ import numpy as np
 from ..conversion import convert
 from ..errors import UsageError
 from ..partition import describe, partition, resource_report
-from .base import Backend, BackendRun, register_backend, spike_rate_hz
+from .base import Backend, Collector, register_backend
 
 
 def reset_neuron_state(sim):
@@ -66,6 +66,32 @@ def reset_neuron_state(sim):
                 host.signals.reset(signal)
 
 
+def voltage_scale(sim, probe):
+    """Per-neuron divisor that brings a voltage probe's values to threshold units.
+
+    On the chip, voltages are integers on a scale nengo-loihi chooses per block
+    when it discretises the network (its firing threshold ``vth`` is an integer
+    near 2**19 or so, different in each block). nengo's LIF neurons fire at a
+    voltage of 1, so dividing each probed compartment's voltage by its own
+    integer threshold gives the same units. Host-side neurons are already in
+    nengo's units (divisor 1).
+    """
+    if probe is None:
+        return 1.0
+    from nengo_loihi.probe import LoihiProbe
+
+    loihi_probe = sim.model.objs[probe]["out"]
+    if not isinstance(loihi_probe, LoihiProbe) or loihi_probe.key != "voltage":
+        return 1.0
+    vth = [
+        np.broadcast_to(block.compartment.vth, block.compartment.n_compartments)[
+            slice(None) if sl is None else sl
+        ]
+        for block, sl in zip(loihi_probe.target, loihi_probe.slice)
+    ]
+    return np.concatenate(vth).astype(float)
+
+
 def check_placement(model, synapse=None):
     """Place ``model``'s converted network on one chip, or raise a UsageError.
 
@@ -83,7 +109,7 @@ def build_simulator(ctx, target):
     """Convert, place and build; return ``(sim, cn, report, image_holder)``."""
     import nengo_loihi
 
-    cn = convert(ctx.model, spiking=True, synapse=ctx.synapse)
+    cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage)
     first = next(iter(cn.layers))
     placement = partition(cn, off_chip=[first], dt=ctx.dt)
     # the input node reads the current digit from a holder the run loop sets
@@ -114,7 +140,10 @@ class LoihiEmulatorBackend(Backend):
         ctx.log(f"{self.name}: layer placement")
         for line in describe(report):
             ctx.log(line)
-        sums = dict.fromkeys(cn.layer_probes, 0.0)
+        collect = Collector(
+            ctx, cn.amplitudes, {n: l.size_out for n, l in cn.layers.items()}, len(images)
+        )
+        v_scale = voltage_scale(sim, cn.voltage_probe)
         traces = np.zeros((len(images), ctx.n_steps, cn.output.size_in))
         with sim, self.progress(ctx, len(images)) as bar:
             for i, image in enumerate(images):
@@ -123,18 +152,14 @@ class LoihiEmulatorBackend(Backend):
                 holder[0] = image.ravel()
                 sim.run_steps(ctx.n_steps)
                 traces[i] = sim.data[cn.output]
-                for name, probe in cn.layer_probes.items():
-                    sums[name] += float(np.sum(sim.data[probe]))
+                collect.add(
+                    i,
+                    {name: sim.data[p][None] for name, p in cn.layer_probes.items()},
+                    sim.data[cn.voltage_probe][None] / v_scale if cn.voltage_probe else None,
+                )
                 sim.clear_probes()
                 bar.update(1)
-        rates = {
-            name: spike_rate_hz(
-                sums[name], len(images) * ctx.n_steps * cn.layers[name].size_out,
-                cn.amplitudes[name],
-            )
-            for name in cn.layer_probes
-        }
-        return BackendRun(traces=traces, firing_rates=rates, placement=report)
+        return collect.result(traces, placement=report)
 
 
 def nxsdk_available():

@@ -7,7 +7,7 @@ from nengo_loihi.neurons import LoihiLIF
 
 from .._quiet import import_nengo_dl
 from ..conversion import convert, tile_images
-from .base import Backend, BackendRun, register_backend, spike_rate_hz
+from .base import Backend, Collector, register_backend
 
 nengo_dl = import_nengo_dl()
 
@@ -29,9 +29,15 @@ class NengoDLBackend(Backend):
     run_as = None
 
     def run(self, ctx, images):
-        cn = convert(ctx.model, spiking=self.spiking, synapse=ctx.synapse, run_as=self.run_as)
+        cn = convert(
+            ctx.model, spiking=self.spiking, synapse=ctx.synapse, run_as=self.run_as,
+            voltage=ctx.record.voltage,
+        )
         batch = min(ctx.batch_size, len(images))
-        sums = dict.fromkeys(cn.layer_probes, 0.0)
+        collect = Collector(
+            ctx, cn.amplitudes, {n: l.size_out for n, l in cn.layers.items()},
+            len(images), spiking=self.spiking,
+        )
         traces = []
         # NengoDL has no Loihi rate neuron: LoihiLIF computes its staircase rate
         # in training mode, so the rate backend asks for it (nothing is trained)
@@ -56,17 +62,13 @@ class NengoDLBackend(Backend):
                 x = tile_images(np.concatenate([chunk, np.zeros_like(images[:pad])]), ctx.n_steps)
                 out = sim.predict_on_batch({cn.input: x})
                 traces.append(out[cn.output][: len(chunk)])
-                for name, probe in cn.layer_probes.items():
-                    sums[name] += float(out[probe][: len(chunk)].sum())
+                collect.add(
+                    start,
+                    {name: out[p][: len(chunk)] for name, p in cn.layer_probes.items()},
+                    out[cn.voltage_probe][: len(chunk)] if cn.voltage_probe else None,
+                )
                 bar.update(len(chunk))
-        rates = {
-            name: spike_rate_hz(
-                sums[name], len(images) * ctx.n_steps * cn.layers[name].size_out,
-                cn.amplitudes[name],
-            )
-            for name in cn.layer_probes
-        }
-        return BackendRun(traces=np.concatenate(traces), firing_rates=rates)
+        return collect.result(np.concatenate(traces))
 
 
 @register_backend

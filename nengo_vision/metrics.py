@@ -1,0 +1,195 @@
+"""Metrics on per-step output traces: readout rules, accuracy over time, latency,
+agreement and trace error.
+
+Everything here works on plain arrays, so it can be checked on hand-made traces
+with known answers. Traces are ``(n_digits, n_steps, n_classes)``; steps are
+counted from 1 (step ``t`` ends at time ``t * dt``).
+"""
+
+import numpy as np
+
+from .conversion import readout
+
+
+def step_response(n_steps, synapse, dt=0.001):
+    """The readout filter's response to a constant input of 1, per step.
+
+    A network trained on static images is trained for its steady state; through
+    the readout filter that target rises like this curve. It is the "training
+    pattern" of the weighted readout rules (seeds/001 sec. 2.2): later steps,
+    which should be closer to the steady state, weigh more.
+    """
+    ones = np.ones((1, n_steps, 1))
+    return readout(ones, synapse, dt)[0, :, 0]
+
+
+def _readout_rules(k, synapse, dt):
+    """Name → (description, function of raw traces giving (N, K) scores)."""
+
+    def filtered(traces):
+        return readout(traces, synapse, dt)
+
+    def weights(traces):
+        return step_response(traces.shape[1], synapse, dt)[None, :, None]
+
+    return {
+        "last": (
+            "the filtered output at the last step (the default)",
+            lambda tr: filtered(tr)[:, -1],
+        ),
+        f"mean_last_{k}": (
+            f"the mean of the filtered output over the last {k} steps",
+            lambda tr: filtered(tr)[:, -k:].mean(axis=1),
+        ),
+        "integrate": (
+            "a non-leaky integrating output: the sum of the unfiltered output over "
+            "all steps times dt, its final value the logit (seeds/003 sec. 5.1.3)",
+            lambda tr: np.asarray(tr, dtype=float).sum(axis=1) * dt,
+        ),
+        "max": (
+            "the class whose filtered output reaches the highest value at any step "
+            "(Max, seeds/001 sec. 2.2)",
+            lambda tr: filtered(tr).max(axis=1),
+        ),
+        "area": (
+            "the largest area under the filtered output, negative parts subtracted "
+            "(Area, seeds/001 sec. 2.2)",
+            lambda tr: filtered(tr).sum(axis=1) * dt,
+        ),
+        "weighted_max": (
+            "Max after weighting each step by the readout filter's step response "
+            "(Weighted Max, seeds/001 sec. 2.2)",
+            lambda tr: (filtered(tr) * weights(tr)).max(axis=1),
+        ),
+        "weighted_area": (
+            "Area after the same weighting (Weighted Area, seeds/001 sec. 2.2)",
+            lambda tr: (filtered(tr) * weights(tr)).sum(axis=1) * dt,
+        ),
+    }
+
+
+def readout_rules(k, synapse, dt=0.001):
+    """Name → description of every readout rule, in report order."""
+    return {name: desc for name, (desc, _) in _readout_rules(k, synapse, dt).items()}
+
+
+def readout_predictions(traces, k, synapse, dt=0.001):
+    """Class chosen by every readout rule: name → ``(N,)`` predictions.
+
+    Parameters
+    ----------
+    traces : ndarray
+        Unfiltered output, ``(N, n_steps, K)``.
+    k : int
+        Steps averaged by the mean-of-last-k rule (at most ``n_steps``).
+    synapse : nengo.synapses.Synapse or None
+        The readout filter.
+    """
+    traces = np.asarray(traces, dtype=float)
+    k = min(k, traces.shape[1])
+    return {
+        name: fn(traces).argmax(-1) for name, (_, fn) in _readout_rules(k, synapse, dt).items()
+    }
+
+
+def predictions_by_step(traces, synapse, dt=0.001):
+    """The default readout's class at every step: ``(N, n_steps)``."""
+    return readout(np.asarray(traces, dtype=float), synapse, dt).argmax(-1)
+
+
+def accuracy_by_step(traces, labels, synapse, dt=0.001):
+    """Accuracy of the default readout at every step: ``(n_steps,)``."""
+    return (predictions_by_step(traces, synapse, dt) == np.asarray(labels)[:, None]).mean(0)
+
+
+def latency_steps(step_predictions, labels):
+    """The first step (from 1) from which each digit's class is right to the end.
+
+    Parameters
+    ----------
+    step_predictions : ndarray
+        ``(N, n_steps)`` class per step.
+    labels : ndarray
+        ``(N,)`` true classes.
+
+    Returns
+    -------
+    ndarray
+        ``(N,)`` float: the step, or NaN where the last step is wrong.
+    """
+    right = np.asarray(step_predictions) == np.asarray(labels)[:, None]
+    n_steps = right.shape[1]
+    # steps wrong, counted back from the end: the last wrong step decides
+    wrong_from_end = ~right[:, ::-1]
+    last_wrong = np.where(
+        wrong_from_end.any(1), n_steps - wrong_from_end.argmax(1), 0
+    )  # 1-based index of the last wrong step, 0 if never wrong
+    latency = (last_wrong + 1).astype(float)
+    latency[~right[:, -1]] = np.nan
+    return latency
+
+
+def confusion_matrix(labels, predictions, n_classes):
+    """``(n_classes, n_classes)`` counts: row = true class, column = predicted."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    flat = np.bincount(labels * n_classes + predictions, minlength=n_classes**2)
+    return flat.reshape(n_classes, n_classes)
+
+
+def macro_scores(confusion):
+    """Macro-averaged recall, precision and F1 from a confusion matrix.
+
+    Classes that never occur (no true digits) are left out of the recall
+    average; a class never predicted has precision 0.
+    """
+    confusion = np.asarray(confusion, dtype=float)
+    true = confusion.sum(1)
+    predicted = confusion.sum(0)
+    hits = np.diag(confusion)
+    present = true > 0
+    recall = np.divide(hits, true, out=np.zeros_like(hits), where=true > 0)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    denom = recall + precision
+    f1 = np.divide(2 * recall * precision, denom, out=np.zeros_like(hits), where=denom > 0)
+    return dict(
+        recall=float(recall[present].mean()),
+        precision=float(precision[present].mean()),
+        f1=float(f1[present].mean()),
+    )
+
+
+def agreement_matrix(predictions):
+    """Fraction of digits on which each pair agrees: name → name → fraction."""
+    return {
+        a: {b: float(np.mean(predictions[a] == predictions[b])) for b in predictions}
+        for a in predictions
+    }
+
+
+def trace_error(traces, reference, synapse, dt=0.001):
+    """Per-step difference between two backends' filtered output traces.
+
+    Returns
+    -------
+    nrmse : ndarray
+        ``(n_steps,)``: RMS of the difference over digits and classes, divided by
+        the RMS of the reference at that step (0 for identical traces).
+    correlation : ndarray
+        ``(n_steps,)``: Pearson correlation over digits and classes (NaN where
+        either trace is constant at that step).
+    """
+    a = readout(np.asarray(traces, dtype=float), synapse, dt)
+    r = readout(np.asarray(reference, dtype=float), synapse, dt)
+    n_steps = a.shape[1]
+    a = a.transpose(1, 0, 2).reshape(n_steps, -1)
+    r = r.transpose(1, 0, 2).reshape(n_steps, -1)
+    rms_ref = np.sqrt(np.mean(r**2, axis=1))
+    rms_diff = np.sqrt(np.mean((a - r) ** 2, axis=1))
+    nrmse = np.divide(
+        rms_diff, rms_ref, out=np.where(rms_diff == 0, 0.0, np.inf), where=rms_ref > 0
+    )
+    da, dr = a - a.mean(1, keepdims=True), r - r.mean(1, keepdims=True)
+    norm = np.sqrt((da**2).sum(1) * (dr**2).sum(1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.where(norm > 0, (da * dr).sum(1) / norm, np.nan)
+    return nrmse, corr

@@ -1,0 +1,175 @@
+"""Operation counts: the ANN's multiply-accumulates, the spiking network's
+synaptic operations, and an energy estimate for Loihi from published figures.
+
+A synapse here is one (input element, weight, output element) triple of a Dense
+or convolution layer: the ANN performs one multiply-accumulate per synapse per
+image; the spiking network performs one synaptic operation per synapse each time
+the input neuron spikes. Both are counted with the same device: a copy of the
+layer whose weights are all 1 and whose bias is 0. Its summed output, as a
+function of its input, has gradient ``fan_out`` (the number of synapses each
+input element drives), and its summed output on an input of ones is the number
+of synapses (= MACs).
+"""
+
+import numpy as np
+import tensorflow as tf
+
+#: Layers that only move values around (no weights, no arithmetic on them).
+PASS_THROUGH = (
+    tf.keras.layers.Flatten,
+    tf.keras.layers.Reshape,
+    tf.keras.layers.Dropout,
+    tf.keras.layers.InputLayer,
+)
+
+#: Published Loihi energies per operation, in joules. Davies et al. (2018),
+#: "Loihi: A neuromorphic manycore processor with on-chip learning", IEEE Micro
+#: 38(1), 82-99, Table 2 (measured on the 14 nm chip).
+LOIHI_ENERGY = {
+    "synaptic_op": 23.6e-12,  # energy per synaptic spike op (minimum)
+    "neuron_update": 52e-12,  # energy per neuron update, active neuron
+    "spike": 1.7e-12,  # within-tile spike energy (more per tile hop: 3.0-4.0 pJ)
+}
+LOIHI_SOURCE = (
+    "M. Davies et al., \"Loihi: A Neuromorphic Manycore Processor with On-Chip "
+    "Learning\", IEEE Micro 38(1):82-99, 2018, Table 2"
+)
+#: A 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) at 45 nm:
+#: M. Horowitz, "Computing's energy problem (and what we can do about it)",
+#: ISSCC 2014. Arithmetic only; memory access is extra and usually larger.
+MAC_ENERGY_FP32 = 4.6e-12
+MAC_SOURCE = (
+    "M. Horowitz, \"Computing's energy problem (and what we can do about it)\", "
+    "ISSCC 2014 (45 nm, 32-bit float multiply 3.7 pJ + add 0.9 pJ)"
+)
+
+
+def _ones_copy(layer):
+    """``layer`` with every weight 1 and no bias or activation (Dense, Conv)."""
+    config = layer.get_config()
+    config.update(name=f"{layer.name}_ones", activation=None, use_bias=False)
+    copy = type(layer).from_config(config)
+    copy.build(layer.input_shape)
+    copy.set_weights([np.ones_like(w) for w in copy.get_weights()])
+    return copy
+
+
+def _has_kernel(layer):
+    return isinstance(layer, (tf.keras.layers.Dense, tf.keras.layers.Conv2D,
+                              tf.keras.layers.Conv1D, tf.keras.layers.Conv3D))
+
+
+def _consumers(model, layer):
+    mine = set(model.layers)
+    return [n.outbound_layer for n in layer._outbound_nodes if n.outbound_layer in mine]
+
+
+def fan_out(model, layer_name):
+    """Synapses each output element of ``layer_name`` drives, per consuming layer.
+
+    Returns
+    -------
+    dict
+        Name of each weighted layer reached (through pass-through layers such as
+        Flatten) → ``fan_out`` array of the neuron layer's output shape.
+
+    Raises
+    ------
+    ValueError
+        If a consumer is neither weighted (Dense, Conv) nor pass-through: its
+        operations are not counted rather than miscounted.
+    """
+    start = model.get_layer(layer_name)
+    shape = (1,) + tuple(start.output_shape[1:])
+    totals = {}
+
+    def walk(layer, x):
+        for nxt in _consumers(model, layer):
+            if _has_kernel(nxt):
+                totals[nxt.name] = tf.reduce_sum(_ones_copy(nxt)(x))
+            elif isinstance(nxt, PASS_THROUGH):
+                walk(nxt, nxt(x, training=False) if isinstance(nxt, tf.keras.layers.Dropout)
+                     else nxt(x))
+            else:
+                raise ValueError(
+                    f"cannot count synapses from {layer_name!r} through layer "
+                    f"{nxt.name!r} ({type(nxt).__name__})"
+                )
+
+    x0 = tf.ones(shape)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x0)
+        walk(start, x0)
+    return {name: tape.gradient(total, x0)[0].numpy() for name, total in totals.items()}
+
+
+def ann_macs(model):
+    """Multiply-accumulates per image of every weighted layer: name → count."""
+    macs = {}
+    for layer in model.layers:
+        if _has_kernel(layer):
+            ones = tf.ones((1,) + tuple(layer.input_shape[1:]))
+            macs[layer.name] = int(round(float(tf.reduce_sum(_ones_copy(layer)(ones)))))
+    return macs
+
+
+def synaptic_ops(spike_counts, fan_outs, n_digits):
+    """Synaptic operations per inference from spike counts.
+
+    Parameters
+    ----------
+    spike_counts : dict
+        Neuron layer → per-neuron spikes summed over ``n_digits`` digits
+        (flattened in the layer's output order).
+    fan_outs : dict
+        Neuron layer → ``{consumer: fan_out array}`` (:func:`fan_out`).
+
+    Returns
+    -------
+    dict
+        Neuron layer → ``{consumer: synaptic ops per inference}``.
+    """
+    return {
+        name: {
+            consumer: float(np.dot(spike_counts[name], f.ravel()) / n_digits)
+            for consumer, f in fan_outs[name].items()
+        }
+        for name in spike_counts
+        if name in fan_outs
+    }
+
+
+def loihi_energy(spikes, synops, placement, n_steps):
+    """Dynamic energy per inference of the on-chip part, from Davies et al. 2018.
+
+    Parameters
+    ----------
+    spikes : dict
+        Neuron layer → spikes per inference.
+    synops : dict
+        Neuron layer → ``{consumer: synaptic ops per inference}``.
+    placement : dict
+        The emulator's resource report: layer → ``{"where": "chip"|"host",
+        "neurons": n}``.
+    n_steps : int
+        Steps per inference.
+
+    Returns
+    -------
+    dict
+        Counts and joules per term, and the total in joules. Synaptic operations
+        count where the receiving layer is on the chip; every on-chip neuron is
+        updated every step at the active-neuron energy (an upper bound for that
+        term); spikes sent by on-chip neurons cost the within-tile energy (a lower
+        bound: hops between tiles cost more). Static power, the host and the
+        host-chip link are not included.
+    """
+    on_chip = {n for n, p in placement.items() if isinstance(p, dict) and p.get("where") == "chip"}
+    counts = dict(
+        synaptic_op=sum(ops for layer in synops.values() for c, ops in layer.items() if c in on_chip),
+        neuron_update=sum(placement[n]["neurons"] * n_steps for n in on_chip),
+        spike=sum(spikes.get(n, 0.0) for n in on_chip),
+    )
+    joules = {k: counts[k] * LOIHI_ENERGY[k] for k in counts}
+    return dict(counts=counts, joules=joules, total_joules=sum(joules.values()),
+                on_chip_layers=sorted(on_chip))
