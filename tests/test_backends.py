@@ -201,3 +201,37 @@ def test_emulator_agrees_with_nengo_dl_loihi(trained_loihi, test_digits):
     assert np.mean(emu_pred == y[:N_EMU]) >= 0.9
     for layer, hz in dl.firing_rates.items():
         assert emu.firing_rates[layer] == pytest.approx(hz, rel=0.02), layer
+
+
+def recording(trained, test_digits):
+    from nengo_vision.harness import choose_recording
+
+    return choose_recording(trained[0], test_digits[0][:1], n_digits=2)
+
+
+def test_nengo_reference_simulator_fires_the_same_spikes_as_nengo_dl(trained, test_digits):
+    """Nengo and NengoDL run the same LIF network: the same spikes, neuron by neuron."""
+    x, _ = test_digits
+    ctx = context(trained, record=recording(trained, test_digits), batch_size=10)
+    ref = get_backend("nengo").run(ctx, x[:10])
+    dl = get_backend("nengo-dl").run(ctx, x[:10])
+    for name, counts in ref.spike_counts.items():
+        assert counts.sum() > 0, name
+        np.testing.assert_array_equal(counts, dl.spike_counts[name], err_msg=name)
+        np.testing.assert_array_equal(ref.rasters[name], dl.rasters[name], err_msg=name)
+    np.testing.assert_allclose(ref.voltages, dl.voltages, atol=1e-4)
+    np.testing.assert_allclose(ref.traces, dl.traces, atol=1e-4)
+
+
+def test_emulator_voltages_are_in_threshold_units(trained_loihi, test_digits):
+    """Loihi's integer voltages, divided by each compartment's integer threshold,
+    follow NengoDL's LoihiLIF voltages (threshold 1) until spike timing drifts."""
+    x, _ = test_digits
+    ctx = context(trained_loihi, record=recording(trained_loihi, test_digits))
+    emu = get_backend("loihi-emulator").run(ctx, x[:2])
+    dl = get_backend("nengo-dl-loihi").run(ctx, x[:2])
+    assert emu.voltages.shape == dl.voltages.shape == (2, 30, 4)
+    assert 0.2 < emu.voltages.max() <= 1.0
+    # the first steps, before the first spikes: only the chip's 8-bit weights differ
+    first = slice(0, 5)
+    assert np.abs(emu.voltages[:, first] - dl.voltages[:, first]).max() < 0.02

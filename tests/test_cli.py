@@ -1,5 +1,6 @@
 """The command line: every bad input is one line, exit 2, nothing written."""
 
+import csv
 import json
 import os
 import subprocess
@@ -14,6 +15,15 @@ from nengo_vision.convert import PROG, main
 from nengo_vision.models import get_model
 from nengo_vision.neurons import LIFActivation
 from nengo_vision.training import cache_path
+
+
+REPORT_FILES = [
+    "results.json", "traces.npz", "report.md",
+    "backends.csv", "layers.csv", "ann_macs.csv", "accuracy_by_step.csv", "readout.csv",
+    "agreement.csv", "trace_error.csv", "confusion.csv", "energy.csv",
+    "output_traces.png", "accuracy.png", "accuracy_by_step.png", "rasters.png",
+    "voltages.png", "confusion.png", "agreement.png", "trace_error.png",
+]
 
 
 def run_main(capsys, *args):
@@ -45,6 +55,8 @@ def assert_one_line_error(status, err, expected):
     (["--seed", "4294967296"], "argument --seed: must be an integer from 0 to 4294967295, got '4294967296' (see --help)"),
     (["--target-rate", "0"], "argument --target-rate: must be a positive number, got '0' (see --help)"),
     (["--calibration-epochs", "-1"], "argument --calibration-epochs: must be 0 or a positive integer, got '-1' (see --help)"),
+    (["--last-k", "0"], "argument --last-k: must be a positive integer, got '0' (see --help)"),
+    (["--record-digits", "x"], "argument --record-digits: must be a positive integer, got 'x' (see --help)"),
     (["--neuron", "izhikevich"], "argument --neuron: invalid choice: 'izhikevich' (choose from 'lif', 'loihi') (see --help)"),
 ])
 def test_bad_numbers(capsys, tmp_path, args, expected):
@@ -67,6 +79,19 @@ def test_unknown_backend(capsys, tmp_path):
     assert status == 2
     assert err.startswith(f"{PROG}: error: unknown backend 'tpu'; known backends: keras, ")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--backends", "keras,nengo-dl", "--reference", "nengo"],
+     "--reference nengo is not one of the backends run (keras, nengo-dl); choose one "
+     "of them or add it to --backends"),
+    (["--backends", "keras,nengo,keras"],
+     "--backends names a backend twice: keras,nengo,keras"),
+])
+def test_bad_backend_choice(capsys, tmp_path, args, expected):
+    status, err = run_main(capsys, *args, "--out", str(tmp_path / "o"))
+    assert_one_line_error(status, err, expected)
+    assert not (tmp_path / "o").exists()
 
 
 def test_n_test_beyond_test_set(capsys, tmp_path, data_dir):
@@ -158,25 +183,48 @@ def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
         "--n-test", "12", "--out", str(out), "--no-progress",
     ])
     assert status == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "accuracy.png", "output_traces.png", "results.json", "traces.npz",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
     results = json.loads((out / "results.json").read_text())
     assert results["model"] == "scnn_mnist" and results["n_steps"] == 30
     assert results["n_test"] == 12 and results["seed"] == 0
     assert results["training"]["cached"] is True
-    assert list(results["backends"]) == ["keras", "nengo-dl", "loihi-emulator"]
+    backends = ["keras", "nengo-dl-rate", "nengo-dl", "nengo", "loihi-emulator"]
+    assert list(results["backends"]) == backends
+    assert sorted(results["plots"]) == sorted(p for p in REPORT_FILES if p.endswith(".png"))
+    assert sorted(results["tables"]) == sorted(p for p in REPORT_FILES if p.endswith(".csv"))
     for name, b in results["backends"].items():
-        assert set(b) >= {"accuracy", "n_test", "seconds", "firing_rates"}
         assert b["n_test"] == 12 and b["accuracy"] >= 0.75, (name, b["accuracy"])
         assert list(b["firing_rates"]) == ["conv0", "conv1", "conv2"]
-    assert results["backends"]["loihi-emulator"]["placement"]["conv0"]["where"] == "host"
+        assert len(b["accuracy_by_step"]) == 30 and b["accuracy_by_step"][-1] == b["accuracy"]
+        assert b["readout"]["last"] == b["accuracy"] and len(b["readout"]) == 7
+        assert np.array(b["confusion"]).sum() == 12 and b["peak_memory_mb"] > 0
+        assert b["seconds"] > 0 and 0 < b["f1"] <= 1
+        assert b["trace_error"]["reference"] == "keras"
+        assert ("spikes_per_inference" in b) == b["spiking"] == (name not in backends[:2])
+    assert results["backends"]["keras"]["trace_error"]["nrmse"] == [0.0] * 30
+    # Nengo's reference simulator and NengoDL run the same network: same classes
+    assert results["agreement"]["nengo"]["nengo-dl"] == 1.0
+    emulator = results["backends"]["loihi-emulator"]
+    assert emulator["placement"]["conv0"]["where"] == "host"
+    assert emulator["energy"]["on_chip_layers"] == ["conv1", "conv2"]
+    assert emulator["energy"]["total_joules"] > 0
     with np.load(out / "traces.npz") as t:
-        assert t["nengo-dl"].shape == (12, 30, 10)
-        assert t["keras"].shape == (12, 30, 10)
+        for name in backends:
+            assert t[name].shape == (12, 30, 10)
+        for name in backends[2:]:
+            assert t[f"{name}/raster/conv1"].shape == (3, 30, 50)
+            assert t[f"{name}/voltage"].shape == (3, 30, 4)
         assert list(t["indices"]) == list(range(12))
-    for png in ("accuracy.png", "output_traces.png"):
+    for png in results["plots"]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    for png in results["plots"]:
+        assert f"]({png})" in report, png
+    with open(out / "backends.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["backend"] for r in rows] == backends
+    with open(out / "accuracy_by_step.csv") as f:
+        assert len(list(csv.reader(f))) == 31
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 
 

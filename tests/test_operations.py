@@ -1,0 +1,56 @@
+"""Operation counts and the energy estimate."""
+
+import numpy as np
+import pytest
+
+from nengo_vision import operations
+from nengo_vision.models import get_model
+from nengo_vision.neurons import LIFActivation
+
+
+@pytest.fixture(scope="module")
+def model():
+    return get_model("scnn_mnist").build(LIFActivation())
+
+
+def conv_macs(size, kernel, stride, c_in, c_out):
+    out = (size - kernel) // stride + 1
+    return out * out * c_out * kernel * kernel * c_in, out
+
+
+def test_ann_macs_match_the_textbook_formula(model):
+    m0, s0 = conv_macs(28, 3, 1, 1, 32)
+    m1, s1 = conv_macs(s0, 3, 2, 32, 64)
+    m2, s2 = conv_macs(s1, 3, 2, 64, 128)
+    assert operations.ann_macs(model) == {
+        "conv0": m0, "conv1": m1, "conv2": m2, "output": s2 * s2 * 128 * 10,
+    }
+
+
+def test_fan_out_sums_to_the_next_layer_synapses(model):
+    macs = operations.ann_macs(model)
+    for layer, consumer in [("conv0", "conv1"), ("conv1", "conv2"), ("conv2", "output")]:
+        fan = operations.fan_out(model, layer)
+        assert list(fan) == [consumer]
+        assert fan[consumer].shape == model.get_layer(layer).output_shape[1:]
+        assert fan[consumer].sum() == pytest.approx(macs[consumer])
+    # every conv2 output drives all 10 output units (through Flatten)
+    np.testing.assert_array_equal(operations.fan_out(model, "conv2")["output"], 10)
+    # a corner neuron of conv0 is in one 3x3 window of conv1 (stride 2): 64 synapses
+    assert operations.fan_out(model, "conv0")["conv1"][0, 0, 0] == 64
+
+
+def test_synaptic_ops_and_energy_from_known_spikes():
+    fan = {"a": {"b": np.array([2.0, 3.0])}, "b": {"out": np.array([10.0])}}
+    counts = {"a": np.array([4.0, 2.0]), "b": np.array([6.0])}  # over 2 digits
+    synops = operations.synaptic_ops(counts, fan, n_digits=2)
+    assert synops == {"a": {"b": (4 * 2 + 2 * 3) / 2}, "b": {"out": 6 * 10 / 2}}
+    placement = {"a": {"where": "host", "neurons": 2}, "b": {"where": "chip", "neurons": 1},
+                 "totals": {}}
+    spikes = {"a": 3.0, "b": 3.0}
+    e = operations.loihi_energy(spikes, synops, placement, n_steps=5)
+    # ops into b (on chip) count; b's ops go to the host's output layer
+    assert e["counts"] == {"synaptic_op": 7.0, "neuron_update": 5, "spike": 3.0}
+    expected = 7 * 23.6e-12 + 5 * 52e-12 + 3 * 1.7e-12
+    assert e["total_joules"] == pytest.approx(expected)
+    assert e["on_chip_layers"] == ["b"]
