@@ -9,4 +9,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python hardware/check_env.py
 exec python -m nengo_vision.convert --model scnn_mnist \
-    --backends keras,nengo-dl,loihi-emulator,loihi "$@"
+    --backends keras,nengo-dl-rate,nengo-dl,nengo,loihi-emulator,loihi "$@"

@@ -22,17 +22,20 @@ PASS_THROUGH = (
     tf.keras.layers.InputLayer,
 )
 
-#: Published Loihi energies per operation, in joules. Davies et al. (2018),
+#: Published Loihi energies per operation, in joules: Davies et al. (2018),
 #: "Loihi: A neuromorphic manycore processor with on-chip learning", IEEE Micro
-#: 38(1), 82-99, Table 2 (measured on the 14 nm chip).
+#: 38(1), 82-99, Table 2 (measured on the 14 nm chip). The same figures drive
+#: NengoDL's sister project KerasSpiking (``keras_spiking.ModelEnergy``, device
+#: "loihi": 23.6 + 3.5 pJ per synaptic operation, 81 pJ per neuron update).
 LOIHI_ENERGY = {
-    "synaptic_op": 23.6e-12,  # energy per synaptic spike op (minimum)
-    "neuron_update": 52e-12,  # energy per neuron update, active neuron
-    "spike": 1.7e-12,  # within-tile spike energy (more per tile hop: 3.0-4.0 pJ)
+    "synaptic_op": 23.6e-12,  # energy per synaptic spike operation (minimum)
+    "neuron_update": 81e-12,  # energy per neuron update (active neuron)
+    "spike": 3.5e-12,  # one hop between tiles: mean of 3.0 (E-W) and 4.0 (N-S) pJ
 }
 LOIHI_SOURCE = (
     "M. Davies et al., \"Loihi: A Neuromorphic Manycore Processor with On-Chip "
-    "Learning\", IEEE Micro 38(1):82-99, 2018, Table 2"
+    "Learning\", IEEE Micro 38(1):82-99, 2018, Table 2 (as also used by "
+    "KerasSpiking's ModelEnergy for its \"loihi\" device)"
 )
 #: A 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) at 45 nm:
 #: M. Horowitz, "Computing's energy problem (and what we can do about it)",
@@ -160,9 +163,9 @@ def loihi_energy(spikes, synops, placement, n_steps):
         Counts and joules per term, and the total in joules. Synaptic operations
         count where the receiving layer is on the chip; every on-chip neuron is
         updated every step at the active-neuron energy (an upper bound for that
-        term); spikes sent by on-chip neurons cost the within-tile energy (a lower
-        bound: hops between tiles cost more). Static power, the host and the
-        host-chip link are not included.
+        term: idle neurons cost less); each spike sent by an on-chip neuron
+        makes one hop between tiles (a spike that reaches several cores makes
+        more). Static power, the host and the host-chip link are not included.
     """
     on_chip = {n for n, p in placement.items() if isinstance(p, dict) and p.get("where") == "chip"}
     counts = dict(

@@ -427,7 +427,7 @@ def write_markdown(out_dir, results):
         "",
         f"Every backend ran the same {s_all[names[0]]['n_test']} digits "
         f"({results['test_indices']}), each held for {n_steps} steps of "
-        f"{dt_ms:g} ms. Model trained for {results['training']['epochs']} epochs "
+        f"{dt_ms:g} ms. Model trained for {_plural(results['training']['epochs'], 'epoch')} "
         f"through the rate curve of the `{results['neuron']['type']}` neuron. "
         f"Unless said otherwise, a backend's class is read from its output "
         f"filtered by a {_tau(results['output_synapse'])} lowpass, at the last step. "
@@ -438,9 +438,10 @@ def write_markdown(out_dir, results):
         "## Accuracy, latency, cost",
         "",
         _md_table(
-            ["backend", "accuracy", "macro recall", "macro F1", "latency (steps)",
+            ["backend", "accuracy ± s.e.", "macro recall", "macro F1", "latency (steps)",
              "settled", "wall time", "digits/s", "peak memory"],
-            [[n, _pct(s["accuracy"]), f"{s['recall']:.4f}", f"{s['f1']:.4f}",
+            [[n, f"{s['accuracy'] * 100:.2f} ± {_stderr(s) * 100:.2f} %", f"{s['recall']:.4f}",
+              f"{s['f1']:.4f}",
               _num(s["latency"]["mean_steps"], "{:.2f}"),
               _pct(s["latency"]["settled_fraction"]), f"{s['seconds']:.1f} s",
               f"{s['n_test'] / max(s['seconds'], 1e-9):.1f}", f"{s['peak_memory_mb']:.0f} MB"]
@@ -451,6 +452,8 @@ def write_markdown(out_dir, results):
         "right to the last step, averaged over the digits that end right "
         "(**settled**: the fraction that do). The ANN's output is the same at every "
         "step and the filter scales all classes alike, so its latency is 1.",
+        "- **s.e.**: the standard error of an accuracy measured on this many digits, "
+        "sqrt(p (1 - p) / n); differences smaller than about twice it are noise.",
         "- **Wall time** includes building the simulator; **peak memory** is the "
         "process's peak resident memory while that backend ran (it includes "
         "everything loaded before, e.g. TensorFlow).",
@@ -535,6 +538,22 @@ def write_markdown(out_dir, results):
         + f" (total {ops['ann_macs_total']:,}).",
         "",
     ]
+    placed = [(n, s["placement"]) for n, s in s_all.items() if "placement" in s]
+    if placed:
+        name, placement = placed[0]
+        rows = [[layer, p["where"], f"{p['neurons']:,}", p.get("cores", "—"),
+                 "×".join(map(str, p["block_shape"])) if "block_shape" in p else "—"]
+                for layer, p in placement.items() if layer != "totals"]
+        totals = placement["totals"]
+        out += [
+            f"Where `{name}` ran each layer (the host runs the input layer, which turns "
+            "pixels into spikes; the chip runs the rest):",
+            "",
+            _md_table(["layer", "where", "neurons", "cores", "block shape"], rows),
+            "",
+            f"{totals['cores']} of one chip's {totals['cores_per_chip']} cores.",
+            "",
+        ]
     if ops["not_counted"]:
         out += ["Not counted: " + "; ".join(ops["not_counted"].values()) + ".", ""]
     for p, caption in [
@@ -564,9 +583,10 @@ def write_markdown(out_dir, results):
         "spikes counted here times published Loihi per-operation energies: "
         f"{per_op['synaptic_op'] * 1e12:g} pJ per synaptic operation, "
         f"{per_op['neuron_update'] * 1e12:g} pJ per neuron update (every on-chip "
-        f"neuron, every step, at the active-neuron figure) and "
-        f"{per_op['spike'] * 1e12:g} pJ per spike (within a tile; hops between tiles "
-        f"cost more) — {results['energy_sources']['loihi']}. Not included: static "
+        f"neuron, every step, at the active-neuron figure: an upper bound) and "
+        f"{per_op['spike'] * 1e12:g} pJ per spike (one hop between tiles; a spike "
+        f"sent to several cores makes more) — {results['energy_sources']['loihi']}. "
+        "Not included: static "
         "power, the host (the input layer and the output layer run there) and the "
         "host-chip link. An estimate, not a measurement.",
         "",
@@ -604,6 +624,15 @@ def write_markdown(out_dir, results):
     ]
     write_text(out_dir / "report.md", "\n".join(out))
     return "report.md"
+
+
+def _stderr(s):
+    p = s["accuracy"]
+    return float(np.sqrt(p * (1 - p) / s["n_test"]))
+
+
+def _plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _tau(tau):

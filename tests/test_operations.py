@@ -51,6 +51,6 @@ def test_synaptic_ops_and_energy_from_known_spikes():
     e = operations.loihi_energy(spikes, synops, placement, n_steps=5)
     # ops into b (on chip) count; b's ops go to the host's output layer
     assert e["counts"] == {"synaptic_op": 7.0, "neuron_update": 5, "spike": 3.0}
-    expected = 7 * 23.6e-12 + 5 * 52e-12 + 3 * 1.7e-12
+    expected = 7 * 23.6e-12 + 5 * 81e-12 + 3 * 3.5e-12
     assert e["total_joules"] == pytest.approx(expected)
     assert e["on_chip_layers"] == ["b"]
