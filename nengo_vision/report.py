@@ -323,10 +323,12 @@ def plot_agreement(out_dir, agreement):
     m = np.array([[agreement[a][b] * 100 for b in names] for a in names])
     fig, ax = plt.subplots(figsize=(1.1 * len(names) + 2.5, 0.9 * len(names) + 1.8),
                            layout="constrained")
-    image = ax.imshow(m, cmap="viridis", vmin=min(90.0, m.min()), vmax=100)
+    low = min(90.0, m.min())
+    image = ax.imshow(m, cmap="viridis", vmin=low, vmax=100)
     for (i, j), v in np.ndenumerate(m):
+        # dark text on the bright (high-agreement) end of the colour map
         ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8,
-                color="k" if v > (m.min() + 100) / 2 else "w")
+                color="k" if v > (low + 100) / 2 else "w")
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_yticks(range(len(names)), names)
     fig.colorbar(image, ax=ax, label="same class (%)")

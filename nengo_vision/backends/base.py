@@ -213,12 +213,14 @@ class Collector:
         """Add digits ``start, start + 1, ...``: ``outputs`` layer → ``(B, n_steps, n)``;
         ``voltages`` ``(B, n_steps, n_chosen)`` already in threshold units."""
         for name, out in outputs.items():
-            spikes = np.asarray(out, dtype=float) * (self.ctx.dt / self.amplitudes[name])
-            self.counts[name] += spikes.sum(axis=(0, 1))
+            per_spike = self.ctx.dt / self.amplitudes[name]
+            # sum first (in float64), scale after: no full-size float64 copy
+            self.counts[name] += np.sum(out, axis=(0, 1), dtype=np.float64) * per_spike
             if name in self.rasters:
-                keep = max(0, min(len(spikes), self.n_rec - start))
+                keep = max(0, min(len(out), self.n_rec - start))
                 idx = self.ctx.record.raster[name]
-                self.rasters[name][start : start + keep] = np.rint(spikes[:keep][..., idx])
+                chosen = np.asarray(out[:keep], dtype=np.float64)[..., idx]
+                self.rasters[name][start : start + keep] = np.rint(chosen * per_spike)
         if voltages is not None and self.voltages is not None:
             keep = max(0, min(len(voltages), self.n_rec - start))
             self.voltages[start : start + keep] = voltages[:keep]
