@@ -10,6 +10,7 @@ Loihi energy estimate.
 
 import os
 import resource
+import sys
 import threading
 import time
 
@@ -44,7 +45,9 @@ class PeakMemory:
             with open("/proc/self/statm") as f:
                 return int(f.read().split()[1]) * self._page
         except OSError:
-            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            # kilobytes on Linux, bytes on macOS
+            return peak if sys.platform == "darwin" else peak * 1024
 
     def _sample(self):
         while not self._stop.wait(self.interval):
@@ -66,9 +69,11 @@ def choose_recording(model, images, n_digits=3, n_voltage=4, seed=0):
     """Which neurons every backend records, chosen once so all record the same.
 
     Rasters: ``RASTER_NEURONS`` random neurons per neuron layer (seeded).
-    Voltages: the ``n_voltage`` neurons of the last neuron layer that the ANN
-    drives hardest on the first digit, so that their traces show both the
-    climb to threshold and spikes (a random neuron there is often silent).
+    Voltages: ``n_voltage`` neurons of the last neuron layer whose ANN rate on
+    the first digit is nearest the median of that layer's non-zero rates, so
+    that their traces show the climb to threshold and a few spikes (a random
+    neuron there is often silent, and the most driven ones fire every
+    refractory period, so their voltage, read after the reset, stays at 0).
     """
     import tensorflow as tf
 
@@ -80,8 +85,11 @@ def choose_recording(model, images, n_digits=3, n_voltage=4, seed=0):
         raster[name] = np.sort(rng.choice(size, min(RASTER_NEURONS, size), replace=False))
     last = names[-1]
     activity = tf.keras.Model(model.input, model.get_layer(last).output)(images[:1])
-    top = np.argsort(-np.ravel(activity.numpy()), kind="stable")[:n_voltage]
-    return Recording(n_digits=n_digits, raster=raster, voltage=(last, np.sort(top)))
+    rates = np.ravel(activity.numpy())
+    active = rates[rates > 0]
+    target = np.median(active) if len(active) else 0.0
+    chosen = np.argsort(np.abs(rates - target), kind="stable")[:n_voltage]
+    return Recording(n_digits=n_digits, raster=raster, voltage=(last, np.sort(chosen)))
 
 
 def run_backends(ctx, names, images):
@@ -158,7 +166,7 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
             seconds=round(run.seconds, 2),
             peak_memory_mb=round(run.peak_memory / 2**20, 1),
             spiking=run.spiking,
-            accuracy_by_step=[float(a) for a in (steps == labels[:, None]).mean(0)],
+            accuracy_by_step=[float(a) for a in metrics.step_accuracy(steps, labels)],
             latency=dict(
                 mean_steps=_finite_mean(latency),
                 median_steps=_finite_median(latency),

@@ -42,8 +42,9 @@ def _readout_rules(k, synapse, dt):
             lambda tr: filtered(tr)[:, -k:].mean(axis=1),
         ),
         "integrate": (
-            "a non-leaky integrating output: the sum of the unfiltered output over "
-            "all steps times dt, its final value the logit (seeds/003 sec. 5.1.3)",
+            "a non-leaky integrating output: the unfiltered output summed over all "
+            "steps times dt; its final value is the class score (for a constant "
+            "output: the logit times the presentation time; seeds/003 sec. 5.1.3)",
             lambda tr: np.asarray(tr, dtype=float).sum(axis=1) * dt,
         ),
         "max": (
@@ -97,9 +98,14 @@ def predictions_by_step(traces, synapse, dt=0.001):
     return readout(np.asarray(traces, dtype=float), synapse, dt).argmax(-1)
 
 
+def step_accuracy(step_predictions, labels):
+    """Fraction right at every step, from ``(N, n_steps)`` classes: ``(n_steps,)``."""
+    return (np.asarray(step_predictions) == np.asarray(labels)[:, None]).mean(0)
+
+
 def accuracy_by_step(traces, labels, synapse, dt=0.001):
     """Accuracy of the default readout at every step: ``(n_steps,)``."""
-    return (predictions_by_step(traces, synapse, dt) == np.asarray(labels)[:, None]).mean(0)
+    return step_accuracy(predictions_by_step(traces, synapse, dt), labels)
 
 
 def latency_steps(step_predictions, labels):
@@ -139,8 +145,10 @@ def confusion_matrix(labels, predictions, n_classes):
 def macro_scores(confusion):
     """Macro-averaged recall, precision and F1 from a confusion matrix.
 
-    Classes that never occur (no true digits) are left out of the recall
-    average; a class never predicted has precision 0.
+    Averages over the classes that occur among the true labels. A class with
+    no true digits is left out of all three averages, so predictions of it
+    lower no average (this matters only for small test sets); a class that
+    occurs but is never predicted has precision 0.
     """
     confusion = np.asarray(confusion, dtype=float)
     true = confusion.sum(1)

@@ -24,9 +24,11 @@ PASS_THROUGH = (
 
 #: Published Loihi energies per operation, in joules: Davies et al. (2018),
 #: "Loihi: A neuromorphic manycore processor with on-chip learning", IEEE Micro
-#: 38(1), 82-99, Table 2 (measured on the 14 nm chip). The same figures drive
-#: NengoDL's sister project KerasSpiking (``keras_spiking.ModelEnergy``, device
-#: "loihi": 23.6 + 3.5 pJ per synaptic operation, 81 pJ per neuron update).
+#: 38(1), 82-99, Table 2 (measured on the 14 nm chip). KerasSpiking
+#: (``keras_spiking.ModelEnergy``, device "loihi") takes the same table: 81 pJ
+#: per neuron update, and 23.6 pJ plus one 3.5 pJ hop per synaptic operation;
+#: here the hop is charged once per spike, since a spike travels once to a core
+#: and fans out to its synapses there.
 LOIHI_ENERGY = {
     "synaptic_op": 23.6e-12,  # energy per synaptic spike operation (minimum)
     "neuron_update": 81e-12,  # energy per neuron update (active neuron)
@@ -34,8 +36,7 @@ LOIHI_ENERGY = {
 }
 LOIHI_SOURCE = (
     "M. Davies et al., \"Loihi: A Neuromorphic Manycore Processor with On-Chip "
-    "Learning\", IEEE Micro 38(1):82-99, 2018, Table 2 (as also used by "
-    "KerasSpiking's ModelEnergy for its \"loihi\" device)"
+    "Learning\", IEEE Micro 38(1):82-99, 2018, Table 2"
 )
 #: A 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) at 45 nm:
 #: M. Horowitz, "Computing's energy problem (and what we can do about it)",

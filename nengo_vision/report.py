@@ -38,10 +38,11 @@ def write_traces(out_dir, runs, labels, indices):
     """
     arrays = {name: run.traces.astype(np.float32) for name, run in runs.items()}
     for name, run in runs.items():
-        if run.voltages is not None:
+        if run.voltages is not None and len(run.voltages):
             arrays[f"{name}/voltage"] = run.voltages.astype(np.float32)
         for layer, raster in run.rasters.items():
-            arrays[f"{name}/raster/{layer}"] = raster
+            if len(raster):  # non-spiking backends record no spikes
+                arrays[f"{name}/raster/{layer}"] = raster
     with atomic_path(out_dir / "traces.npz") as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, labels=labels, indices=indices, **arrays)
@@ -454,6 +455,9 @@ def write_markdown(out_dir, results):
         "right to the last step, averaged over the digits that end right "
         "(**settled**: the fraction that do). The ANN's output is the same at every "
         "step and the filter scales all classes alike, so its latency is 1.",
+        "- The emulator (and the chip) pass spikes between host and chip with a "
+        "one-step delay each way, so their outputs lag the other spiking backends "
+        "by about one step, which shows in latency and in the trace error.",
         "- **s.e.**: the standard error of an accuracy measured on this many digits, "
         "sqrt(p (1 - p) / n); differences smaller than about twice it are noise.",
         "- **Wall time** includes building the simulator; **peak memory** is the "
@@ -561,8 +565,9 @@ def write_markdown(out_dir, results):
     for p, caption in [
         ("rasters.png", "Spike rasters of 50 random neurons per layer (the same neurons "
          "in every backend), first digit."),
-        ("voltages.png", "Membrane voltages of the last neuron layer's most driven "
-         "neurons, first digit, in units of the firing threshold. Loihi's integer "
+        ("voltages.png", "Membrane voltages of a few neurons of the last neuron layer "
+         "(chosen with middling ANN rates), first digit, in units of the firing "
+         "threshold. Loihi's integer "
          "voltages are divided by each compartment's integer threshold."),
     ]:
         if p in plots:

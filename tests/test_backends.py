@@ -224,14 +224,34 @@ def test_nengo_reference_simulator_fires_the_same_spikes_as_nengo_dl(trained, te
 
 
 def test_emulator_voltages_are_in_threshold_units(trained_loihi, test_digits):
-    """Loihi's integer voltages, divided by each compartment's integer threshold,
-    follow NengoDL's LoihiLIF voltages (threshold 1) until spike timing drifts."""
+    """Loihi's integer voltages, divided by each compartment's own integer
+    threshold, follow NengoDL's LoihiLIF voltages (threshold 1) in the first
+    steps, for neurons in different cores (whose thresholds differ)."""
+    import tensorflow as tf
+
+    from nengo_vision.backends.base import Recording
+
+    model, _ = trained_loihi
     x, _ = test_digits
-    ctx = context(trained_loihi, record=recording(trained_loihi, test_digits))
-    emu = get_backend("loihi-emulator").run(ctx, x[:2])
-    dl = get_backend("nengo-dl-loihi").run(ctx, x[:2])
-    assert emu.voltages.shape == dl.voltages.shape == (2, 30, 4)
-    assert 0.2 < emu.voltages.max() <= 1.0
-    # the first steps, before the first spikes: only the chip's 8-bit weights differ
-    first = slice(0, 5)
-    assert np.abs(emu.voltages[:, first] - dl.voltages[:, first]).max() < 0.02
+    rates = tf.keras.Model(model.input, model.get_layer("conv2").output)(x[:1]).numpy()[0]
+    chosen = []
+    # conv2 is split into blocks of 19 channels: one neuron from each of four
+    # blocks, at positions that put them in the opposite order to the blocks,
+    # so that nengo-loihi reorders the probe's output
+    for (lo, hi), position in zip([(0, 19), (38, 57), (76, 95), (114, 128)], [24, 16, 8, 0]):
+        i, j = divmod(position, rates.shape[1])
+        part = rates[i, j, lo:hi]
+        c = lo + np.argmin(np.abs(part - np.median(part[part > 0])))
+        chosen.append(np.ravel_multi_index((i, j, c), rates.shape))
+    chosen = sorted(chosen)
+    ctx = context(trained_loihi, record=Recording(n_digits=1, voltage=("conv2", chosen)))
+    emu = get_backend("loihi-emulator").run(ctx, x[:1])
+    dl = get_backend("nengo-dl-loihi").run(ctx, x[:1])
+    assert emu.voltages.shape == dl.voltages.shape == (1, 30, 4)
+    assert 0.05 < emu.voltages.max() <= 1.0
+    # the first steps, before any spike: only the chip's 8-bit weights differ
+    # (unconverted integer voltages would be ~1e5; a neighbour core's threshold
+    # would be off by several per cent)
+    first = slice(0, 4)
+    np.testing.assert_allclose(emu.voltages[:, first], dl.voltages[:, first], rtol=0.02,
+                               atol=2e-3)

@@ -89,7 +89,12 @@ def voltage_scale(sim, probe):
         ]
         for block, sl in zip(loihi_probe.target, loihi_probe.slice)
     ]
-    return np.concatenate(vth).astype(float)
+    scale = np.concatenate(vth).astype(float)
+    # the probe's output is reordered back to neuron order when a layer is split
+    # across cores (LoihiProbe.weight_outputs); the thresholds must follow
+    if loihi_probe.reindexing is not None:
+        scale = scale[loihi_probe.reindexing]
+    return scale
 
 
 def check_placement(model, synapse=None):
