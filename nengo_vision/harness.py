@@ -179,8 +179,7 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
         )
         if run.spiking:
             spikes = {k: float(c.sum() / n) for k, c in run.spike_counts.items()}
-            counts = {k: c for k, c in run.spike_counts.items() if k in fan_outs}
-            synops = operations.synaptic_ops(counts, fan_outs, n)
+            synops = operations.synaptic_ops(run.spike_counts, fan_outs, n)
             s["spikes_per_inference"] = spikes
             s["synops_per_inference"] = {k: sum(v.values()) for k, v in synops.items()}
             if run.placement:
@@ -199,7 +198,7 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
         backends=summary,
         agreement=metrics.agreement_matrix(final_predictions),
         reference=reference,
-        readout_rules=metrics.readout_rules(min(last_k, n_steps), output_synapse, dt),
+        readout_rules=metrics.readout_rules(min(last_k, n_steps)),
         operations=dict(
             ann_macs_per_inference=macs,
             ann_macs_total=int(sum(macs.values())),

@@ -23,55 +23,50 @@ def step_response(n_steps, synapse, dt=0.001):
     return readout(ones, synapse, dt)[0, :, 0]
 
 
-def _readout_rules(k, synapse, dt):
-    """Name → (description, function of raw traces giving (N, K) scores)."""
-
-    def filtered(traces):
-        return readout(traces, synapse, dt)
-
-    def weights(traces):
-        return step_response(traces.shape[1], synapse, dt)[None, :, None]
-
-    return {
-        "last": (
-            "the filtered output at the last step (the default)",
-            lambda tr: filtered(tr)[:, -1],
-        ),
-        f"mean_last_{k}": (
-            f"the mean of the filtered output over the last {k} steps",
-            lambda tr: filtered(tr)[:, -k:].mean(axis=1),
-        ),
-        "integrate": (
-            "a non-leaky integrating output: the unfiltered output summed over all "
-            "steps times dt; its final value is the class score (for a constant "
-            "output: the logit times the presentation time; seeds/003 sec. 5.1.3)",
-            lambda tr: np.asarray(tr, dtype=float).sum(axis=1) * dt,
-        ),
-        "max": (
-            "the class whose filtered output reaches the highest value at any step "
-            "(Max, seeds/001 sec. 2.2)",
-            lambda tr: filtered(tr).max(axis=1),
-        ),
-        "area": (
-            "the largest area under the filtered output, negative parts subtracted "
-            "(Area, seeds/001 sec. 2.2)",
-            lambda tr: filtered(tr).sum(axis=1) * dt,
-        ),
-        "weighted_max": (
-            "Max after weighting each step by the readout filter's step response "
-            "(Weighted Max, seeds/001 sec. 2.2)",
-            lambda tr: (filtered(tr) * weights(tr)).max(axis=1),
-        ),
-        "weighted_area": (
-            "Area after the same weighting (Weighted Area, seeds/001 sec. 2.2)",
-            lambda tr: (filtered(tr) * weights(tr)).sum(axis=1) * dt,
-        ),
-    }
+#: Readout rules, in report order: name → (description, score function). Each
+#: function takes the unfiltered traces ``raw``, the filtered ones ``filt``
+#: (both ``(N, n_steps, K)``), the step weights ``w`` (``(1, n_steps, 1)``),
+#: ``k`` and ``dt``, and returns ``(N, K)`` scores; the largest score wins.
+_RULES = {
+    "last": (
+        "the filtered output at the last step (the default)",
+        lambda raw, filt, w, k, dt: filt[:, -1],
+    ),
+    "mean_last_{k}": (
+        "the mean of the filtered output over the last {k} steps",
+        lambda raw, filt, w, k, dt: filt[:, -k:].mean(axis=1),
+    ),
+    "integrate": (
+        "a non-leaky integrating output: the unfiltered output summed over all "
+        "steps times dt; its final value is the class score (for a constant "
+        "output: the logit times the presentation time; seeds/003 sec. 5.1.3)",
+        lambda raw, filt, w, k, dt: raw.sum(axis=1) * dt,
+    ),
+    "max": (
+        "the class whose filtered output reaches the highest value at any step "
+        "(Max, seeds/001 sec. 2.2)",
+        lambda raw, filt, w, k, dt: filt.max(axis=1),
+    ),
+    "area": (
+        "the largest area under the filtered output, negative parts subtracted "
+        "(Area, seeds/001 sec. 2.2)",
+        lambda raw, filt, w, k, dt: filt.sum(axis=1) * dt,
+    ),
+    "weighted_max": (
+        "Max after weighting each step by the readout filter's step response "
+        "(Weighted Max, seeds/001 sec. 2.2)",
+        lambda raw, filt, w, k, dt: (filt * w).max(axis=1),
+    ),
+    "weighted_area": (
+        "Area after the same weighting (Weighted Area, seeds/001 sec. 2.2)",
+        lambda raw, filt, w, k, dt: (filt * w).sum(axis=1) * dt,
+    ),
+}
 
 
-def readout_rules(k, synapse, dt=0.001):
+def readout_rules(k):
     """Name → description of every readout rule, in report order."""
-    return {name: desc for name, (desc, _) in _readout_rules(k, synapse, dt).items()}
+    return {name.format(k=k): desc.format(k=k) for name, (desc, _) in _RULES.items()}
 
 
 def readout_predictions(traces, k, synapse, dt=0.001):
@@ -86,10 +81,13 @@ def readout_predictions(traces, k, synapse, dt=0.001):
     synapse : nengo.synapses.Synapse or None
         The readout filter.
     """
-    traces = np.asarray(traces, dtype=float)
-    k = min(k, traces.shape[1])
+    raw = np.asarray(traces, dtype=float)
+    k = min(k, raw.shape[1])
+    filt = readout(raw, synapse, dt)  # once, for every rule
+    w = step_response(raw.shape[1], synapse, dt)[None, :, None]
     return {
-        name: fn(traces).argmax(-1) for name, (_, fn) in _readout_rules(k, synapse, dt).items()
+        name.format(k=k): fn(raw, filt, w, k, dt).argmax(-1)
+        for name, (_, fn) in _RULES.items()
     }
 
 
@@ -101,11 +99,6 @@ def predictions_by_step(traces, synapse, dt=0.001):
 def step_accuracy(step_predictions, labels):
     """Fraction right at every step, from ``(N, n_steps)`` classes: ``(n_steps,)``."""
     return (np.asarray(step_predictions) == np.asarray(labels)[:, None]).mean(0)
-
-
-def accuracy_by_step(traces, labels, synapse, dt=0.001):
-    """Accuracy of the default readout at every step: ``(n_steps,)``."""
-    return step_accuracy(predictions_by_step(traces, synapse, dt), labels)
 
 
 def latency_steps(step_predictions, labels):

@@ -19,7 +19,6 @@ PASS_THROUGH = (
     tf.keras.layers.Flatten,
     tf.keras.layers.Reshape,
     tf.keras.layers.Dropout,
-    tf.keras.layers.InputLayer,
 )
 
 #: Published Loihi energies per operation, in joules: Davies et al. (2018),
@@ -92,8 +91,7 @@ def fan_out(model, layer_name):
             if _has_kernel(nxt):
                 totals[nxt.name] = tf.reduce_sum(_ones_copy(nxt)(x))
             elif isinstance(nxt, PASS_THROUGH):
-                walk(nxt, nxt(x, training=False) if isinstance(nxt, tf.keras.layers.Dropout)
-                     else nxt(x))
+                walk(nxt, nxt(x, training=False))  # Dropout: the identity
             else:
                 raise ValueError(
                     f"cannot count synapses from {layer_name!r} through layer "

@@ -39,7 +39,7 @@ def test_latency_from_traces_without_filter():
     steps = metrics.predictions_by_step(traces, None)
     assert metrics.latency_steps(steps, np.array([7]))[0] == 5
     np.testing.assert_array_equal(
-        metrics.accuracy_by_step(traces, np.array([7]), None), [0] * 4 + [1] * 6
+        metrics.step_accuracy(steps, np.array([7])), [0] * 4 + [1] * 6
     )
 
 
@@ -84,6 +84,13 @@ def test_confusion_and_macro_scores():
     assert scores["precision"] == pytest.approx((0.5 + 2 / 3 + 1) / 3)
     f1 = [2 * r * p / (r + p) for r, p in [(0.5, 0.5), (1, 2 / 3), (0.5, 1)]]
     assert scores["f1"] == pytest.approx(np.mean(f1))
+
+
+def test_every_rule_is_described():
+    preds = metrics.readout_predictions(np.zeros((1, 4, K)), 10, None)
+    # k is capped at the number of steps
+    assert list(preds) == list(metrics.readout_rules(4))
+    assert "mean_last_4" in preds
 
 
 def test_readout_rules_disagree_where_they_should():

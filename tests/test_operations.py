@@ -54,3 +54,16 @@ def test_synaptic_ops_and_energy_from_known_spikes():
     expected = 7 * 23.6e-12 + 5 * 81e-12 + 3 * 3.5e-12
     assert e["total_joules"] == pytest.approx(expected)
     assert e["on_chip_layers"] == ["b"]
+
+
+def test_fan_out_passes_through_flatten_and_dropout():
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    inp = tf.keras.Input((6, 6, 1))
+    x = L.Conv2D(4, 3, activation=LIFActivation(), name="conv")(inp)
+    x = L.Dropout(0.5, name="drop")(L.Flatten(name="flat")(x))
+    model = tf.keras.Model(inp, L.Dense(7, name="dense")(x))
+    fan = operations.fan_out(model, "conv")
+    assert list(fan) == ["dense"]
+    np.testing.assert_array_equal(fan["dense"], np.full((4, 4, 4), 7.0))
