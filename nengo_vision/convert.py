@@ -104,6 +104,34 @@ def synapse_arg(text):
         ) from None
 
 
+def digits_arg(text):
+    """``BACKEND=N,...`` → {backend: N}."""
+    digits = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, count = part.partition("=")
+        try:
+            value = int(count)
+        except ValueError:
+            value = 0
+        if not name.strip() or value < 1:
+            raise argparse.ArgumentTypeError(
+                f"must be BACKEND=N pairs separated by commas, N a positive integer, "
+                f"got {part!r}"
+            )
+        digits[name.strip()] = value
+    return digits
+
+
+#: Digits each backend runs by default (the main job's budget); others run all.
+#: The emulator (batched engine) runs the whole test set in about a minute;
+#: NengoDL and Nengo take 20 to 60 s per 1,000 digits on 2 cores.
+DEFAULT_DIGITS = {
+    "nengo-dl-rate": 1000, "nengo-dl": 1000, "nengo": 1000, "nengo-dl-loihi": 1000,
+    "nengo-loihi-emulator": 200, "loihi": 200,
+}
+DIGITS_HELP = ", ".join(f"{k} {v}" for k, v in DEFAULT_DIGITS.items()) + ", others all"
+
+
 def make_parser():
     from .backends import RunContext, backend_names, get_backend
     from .calibration import HEADROOM, MAX_SATURATED
@@ -165,8 +193,30 @@ def make_parser():
         "kept and plotted (default: %(default)s)",
     )
     parser.add_argument(
-        "--n-test", metavar="N", type=positive_int, default=200,
-        help="test digits to run, the first N of the test set (default: %(default)s)",
+        "--n-test", metavar="N", type=positive_int, default=10000,
+        help="test digits to run, the first N of the test set; backends slower than "
+        "the emulator run fewer (see --digits) (default: %(default)s, all)",
+    )
+    parser.add_argument(
+        "--digits", metavar="BACKEND=N,...", type=digits_arg, default={},
+        help="how many of the first --n-test digits a backend runs, overriding its "
+        f"default ({DIGITS_HELP}); comparisons between two backends use the digits "
+        "both ran",
+    )
+    parser.add_argument(
+        "--workers", metavar="N", type=positive_int, default=None,
+        help="run each backend's digits as shards on a local Dask cluster of N worker "
+        "processes (default: in this process)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="ADDRESS", default=None,
+        help="run the shards on a running Dask cluster, e.g. tcp://127.0.0.1:8786 "
+        "(instead of --workers)",
+    )
+    parser.add_argument(
+        "--emulator-batch", metavar="N", type=positive_int, default=100,
+        help="digits the batched Loihi emulator steps at once; memory grows by about "
+        "10 MB per digit for scnn_mnist (default: %(default)s)",
     )
     parser.add_argument(
         "--n-steps", metavar="N", type=positive_int, default=30,
@@ -287,6 +337,7 @@ def run(args, log=print):
     from .data import load_mnist
     from .harness import choose_recording, compare, parse_synapse, run_backends
     from .models import find_model
+    from .sharding import Cluster
     from .calibration import calibrate
     from .calibration import describe as describe_calibration
     from .neurons import ACTIVATIONS
@@ -303,6 +354,14 @@ def run(args, log=print):
         get_backend(name).check()
     if len(set(names)) != len(names):
         raise_usage(f"--backends names a backend twice: {args.backends}")
+    for name in args.digits:
+        if name not in names:
+            raise_usage(
+                f"--digits names {name}, which is not among --backends "
+                f"({', '.join(names)}); name a backend that runs"
+            )
+    if args.workers and args.scheduler:
+        raise_usage("--workers and --scheduler both given; choose one")
     reference = args.reference or ("keras" if "keras" in names else names[0])
     if reference not in names:
         raise_usage(
@@ -348,14 +407,19 @@ def run(args, log=print):
 
     indices = np.arange(args.n_test)
     images, labels = x_test[indices], y_test[indices]
+    n_digits = {
+        name: min(args.n_test, args.digits.get(name, DEFAULT_DIGITS.get(name, args.n_test)))
+        for name in names
+    }
     ctx = RunContext(
-        model=model, n_steps=args.n_steps,
+        model=model, n_steps=args.n_steps, emulator_batch=args.emulator_batch,
         synapse=args.synapse, batch_size=args.batch_size, seed=args.seed,
         progress=not args.no_progress, log=log,
         record=choose_recording(model, images, n_digits=args.record_digits, seed=args.seed),
     )
     output_synapse = parse_synapse(args.output_synapse)
-    runs = run_backends(ctx, names, images)
+    cluster = Cluster(workers=args.workers, scheduler=args.scheduler)
+    runs = run_backends(ctx, names, images, n_digits=n_digits, cluster=cluster)
     comparison = compare(
         runs, labels, model, args.n_steps, output_synapse, dt=ctx.dt,
         last_k=args.last_k, reference=reference,
@@ -368,7 +432,9 @@ def run(args, log=print):
         dataset=spec.dataset,
         n_steps=args.n_steps,
         n_test=args.n_test,
-        test_indices="the first n_test digits of the MNIST test set",
+        test_indices="the first n_test digits of the MNIST test set (each backend "
+        "its first backends.NAME.n_test of them)",
+        cluster=dict(workers=args.workers, scheduler=args.scheduler),
         seed=args.seed,
         dt=ctx.dt,
         synapse=args.synapse,

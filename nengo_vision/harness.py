@@ -92,26 +92,54 @@ def choose_recording(model, images, n_digits=3, n_voltage=4, seed=0):
     return Recording(n_digits=n_digits, raster=raster, voltage=(last, np.sort(chosen)))
 
 
-def run_backends(ctx, names, images):
-    """Run ``images`` through each backend in ``names``, timing each.
+def run_backends(ctx, names, images, n_digits=None, cluster=None):
+    """Run the first digits of ``images`` through each backend in ``names``, timing each.
+
+    Parameters
+    ----------
+    ctx : RunContext
+    names : sequence of str
+    images : ndarray
+    n_digits : dict, optional
+        Backend → how many of the first ``images`` it runs (default: all).
+    cluster : sharding.Cluster, optional
+        Where to run: in this process (default), or as shards on a Dask cluster.
 
     Returns
     -------
     dict
-        Backend name → :class:`.BackendRun` (with ``seconds`` and ``peak_memory``).
+        Backend name → :class:`.BackendRun` (with ``seconds`` and ``peak_memory``;
+        on a cluster, peak memory is this process's, not the workers').
     """
+    from .sharding import run_sharded, workers_of
+
+    n_digits = n_digits or {}
     backends = [get_backend(n) for n in names]
     for backend in backends:
         backend.check()  # fail before any slow work
+    client = None if cluster is None or cluster.in_process else cluster.client()
     runs = {}
-    for backend in backends:
-        ctx.log(f"running {backend.name} on {len(images)} digits ({backend.description})")
-        with PeakMemory() as memory:
-            start = time.perf_counter()
-            run = backend.run(ctx, images)
-            run.seconds = time.perf_counter() - start
-        run.peak_memory = memory.peak
-        runs[backend.name] = run
+    try:
+        for backend in backends:
+            digits = images[: n_digits.get(backend.name, len(images))]
+            where = "" if client is None else f", {workers_of(client)} Dask workers"
+            ctx.log(f"running {backend.name} on {len(digits)} digits "
+                    f"({backend.description}{where})")
+            with PeakMemory() as memory:
+                start = time.perf_counter()
+                if client is None:
+                    run = backend.run(ctx, digits)
+                else:
+                    run = run_sharded(backend.name, ctx, digits, client, workers_of(client))
+                run.seconds = time.perf_counter() - start
+            run.peak_memory = memory.peak
+            runs[backend.name] = run
+    finally:
+        if client is not None:
+            cluster_obj = client.cluster
+            client.close()
+            if cluster_obj is not None:
+                cluster_obj.close()
     return runs
 
 
@@ -122,9 +150,10 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     Parameters
     ----------
     runs : dict
-        Backend name → :class:`.BackendRun`, all on the same digits.
+        Backend name → :class:`.BackendRun`, each on the first digits of the
+        same test set (backends may run different numbers of them).
     labels : ndarray
-        True classes of those digits.
+        True classes of the digits (at least as many as the largest run).
     model : tf.keras.Model
         The trained model (for operation counts).
     n_steps : int
@@ -138,13 +167,13 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     Returns
     -------
     dict
-        ``backends`` (per backend), ``agreement``, ``reference``, ``readout_rules``,
-        ``energy``, ``operations`` — plain JSON types only.
+        ``backends`` (per backend), ``agreement`` and ``shared_digits`` (per pair,
+        on the digits both ran), ``reference``, ``readout_rules``, ``energy``,
+        ``operations`` — plain JSON types only.
     """
     names = list(runs)
     reference = reference or names[0]
     n_classes = runs[names[0]].traces.shape[-1]
-    n = len(labels)
     fan_outs, unknown = {}, {}
     for layer in neuron_layers(model):
         try:
@@ -154,7 +183,10 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     macs = operations.ann_macs(model)
 
     summary, final_predictions = {}, {}
+    all_labels = labels
     for name, run in runs.items():
+        n = len(run.traces)
+        labels = all_labels[:n]
         steps = metrics.predictions_by_step(run.traces, output_synapse, dt)
         final_predictions[name] = steps[:, -1]
         latency = metrics.latency_steps(steps, labels)
@@ -188,15 +220,21 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
             s["macs_per_inference"] = macs
         if run.placement:
             s["placement"] = run.placement
-        nrmse, corr = metrics.trace_error(run.traces, runs[reference].traces, output_synapse, dt)
+        shared = min(n, len(runs[reference].traces))
+        nrmse, corr = metrics.trace_error(
+            run.traces[:shared], runs[reference].traces[:shared], output_synapse, dt
+        )
         s["trace_error"] = dict(
-            reference=reference, nrmse=_floats(nrmse), correlation=_floats(corr)
+            reference=reference, n_digits=shared, nrmse=_floats(nrmse),
+            correlation=_floats(corr),
         )
         summary[name] = s
 
     return dict(
         backends=summary,
         agreement=metrics.agreement_matrix(final_predictions),
+        shared_digits={a: {b: min(len(pa), len(pb)) for b, pb in final_predictions.items()}
+                       for a, pa in final_predictions.items()},
         reference=reference,
         readout_rules=metrics.readout_rules(min(last_k, n_steps)),
         operations=dict(

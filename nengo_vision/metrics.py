@@ -160,11 +160,18 @@ def macro_scores(confusion):
 
 
 def agreement_matrix(predictions):
-    """Fraction of digits on which each pair agrees: name → name → fraction."""
-    return {
-        a: {b: float(np.mean(predictions[a] == predictions[b])) for b in predictions}
-        for a in predictions
-    }
+    """Fraction of digits on which each pair agrees: name → name → fraction.
+
+    Each backend's predictions are for the first digits of one test set; a pair
+    is compared on the digits both ran (the shorter one's).
+    """
+
+    def agree(a, b):
+        n = min(len(a), len(b))
+        return float(np.mean(a[:n] == b[:n]))
+
+    return {a: {b: agree(pa, pb) for b, pb in predictions.items()}
+            for a, pa in predictions.items()}
 
 
 def trace_error(traces, reference, synapse, dt=0.001):

@@ -1,0 +1,206 @@
+"""nengo-loihi's emulated chip, batched: the same integer state, one row per input.
+
+:class:`BatchedChip` takes the ``EmulatorInterface`` that ``nengo_loihi.Simulator``
+built (blocks, synapses, axons, spike inputs, probes, all discretised by
+nengo-loihi) and steps it for a batch of inputs at once:
+
+- the compartment state (input, current, voltage, refractory count, spikes) gets
+  a batch axis and is updated by :func:`.kernels.update_compartments`, the
+  integer arithmetic of ``CompartmentState.update``;
+- every axon → synapse route is flattened, once, into a sparse integer matrix
+  from source (a compartment, or a neuron of a spike input from the host) to
+  target compartment, exactly as ``SynapseState.update_input`` would add a
+  spike's weights (``axon_compartment_base`` + the atom's weights and indices);
+  :func:`.kernels.accumulate_spikes` applies it event by event;
+- step order and delays are the emulator's (``EmulatorInterface.step``): a
+  compartment's spikes reach their targets on the next step, and spikes sent
+  by the host at step ``t`` arrive at step ``t + 1``.
+
+Noise and on-chip learning draw random numbers or change weights as they go; they
+are refused with one line, never approximated.
+"""
+
+import warnings
+
+import numba
+import numpy as np
+import scipy.sparse
+from nengo_loihi.builder.discretize import Q_BITS, U_BITS
+
+from . import kernels
+from .host import EngineError
+
+#: nengo-loihi's overflow warnings, in the order the kernel flags them
+_OVERFLOWS = ("Overflow in q0", "Overflow in current", "Overflow in u2")
+
+
+def _route(axon, synapse, n_sources, target_start, row_offset=0):
+    """(source row, target compartment, weight) of every synapse ``axon`` drives.
+
+    Sources are ``row_offset + i`` for the ``n_sources`` compartments (or spike
+    input neurons) ``i`` that send into ``axon``; targets are offset by the
+    start of the synapse's block in the chip's compartment order.
+    """
+    rows, cols, vals = [], [], []
+    sources = np.arange(n_sources)
+    axon_ids = np.asarray(axon.map_axon(sources))
+    atoms = (
+        np.asarray(axon.compartment_atoms)
+        if axon.compartment_atoms is not None
+        else np.zeros(n_sources, dtype=int)
+    )
+    for source in np.flatnonzero(axon_ids >= 0):
+        axon_id = int(axon_ids[source])
+        base = synapse.axon_compartment_base(axon_id)
+        if base is None:
+            continue
+        weights, indices = synapse.axon_weights_indices(axon_id, atom=int(atoms[source]))
+        rows.append(np.full(len(indices), source))
+        cols.append(target_start + base + np.asarray(indices))
+        vals.append(np.asarray(weights))
+    if not rows:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0, np.int64)
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    # the emulator adds one spike's weights with a fancy-indexed `+=`, which
+    # would drop a repeated index: refuse rather than guess
+    keys = rows.astype(np.int64) * (int(cols.max()) + 1) + cols
+    if len(np.unique(keys)) < len(keys):
+        raise EngineError(
+            f"the batched engine cannot run synapse {synapse}: an axon targets one "
+            f"compartment twice"
+        )
+    return rows + row_offset, cols, np.concatenate(vals).astype(np.int64)
+
+
+def _matrix(routes, n_sources, n_targets):
+    rows, cols, vals = (np.concatenate(parts) for parts in zip(*routes)) if routes else (
+        np.zeros(0, int), np.zeros(0, int), np.zeros(0, np.int64))
+    m = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(n_sources, n_targets))
+    m.sum_duplicates()
+    # int32 weights as on the emulator (the sums wrap the same way); int32
+    # indices: the kernel streams them, so their size is its speed
+    return m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data.astype(np.int32)
+
+
+class BatchedChip:
+    """The emulator's chip, for ``batch_size`` inputs at once.
+
+    Parameters
+    ----------
+    emulator : nengo_loihi.emulator.EmulatorInterface
+        Built by ``nengo_loihi.Simulator(..., target="sim")``; only read.
+    batch_size : int
+    """
+
+    def __init__(self, emulator, batch_size):
+        info = emulator.block_info
+        if info.dtype != np.int32:
+            raise EngineError(
+                "the batched engine emulates the discretised chip only; build with "
+                "target='sim'"
+            )
+        comp = emulator.compartment
+        if np.any(comp.noise.enabled):
+            raise EngineError(
+                "the batched engine cannot reproduce compartment noise (it draws random "
+                "numbers); use nengo-loihi-emulator"
+            )
+        learning = [s for s in emulator.synapses.slices if s.learning]
+        if learning:
+            raise EngineError(
+                f"the batched engine cannot reproduce on-chip learning (synapse "
+                f"{learning[0]}); use nengo-loihi-emulator"
+            )
+        self.batch_size = batch_size
+        self.n = n = info.n_compartments
+        self.r_u = (4096 - 1 - comp.decay_u).astype(np.int64)
+        self.r_v = (4096 - comp.decay_v).astype(np.int64)
+        self.bias, self.vth = comp.bias.astype(np.int64), comp.vth.astype(np.int64)
+        self.vmin, self.vmax = comp.vmin.astype(np.int64), comp.vmax.astype(np.int64)
+        self.ref = comp.ref.astype(np.int64)
+
+        start = {block: sl.start for block, sl in info.slices.items()}
+        owner = emulator.synapses.block_map
+        self.chip_routes = _matrix(
+            [
+                _route(axon, axon.target, block.n_neurons, start[owner[axon.target]],
+                       row_offset=start[block])
+                for block in info.blocks
+                for axon in block.axons
+            ],
+            n, n,
+        )
+        # spike inputs (spikes from the host) are sources after the compartments
+        self.inputs = list(emulator.inputs)
+        self.input_offsets, offset = {}, 0
+        for spike_input in self.inputs:
+            self.input_offsets[spike_input] = offset
+            offset += spike_input.n_neurons
+        self.n_inputs = offset
+        self.input_routes = _matrix(
+            [
+                _route(axon, axon.target, inp.n_neurons, start[owner[axon.target]],
+                       row_offset=self.input_offsets[inp])
+                for inp in self.inputs
+                for axon in inp.axons
+            ],
+            self.n_inputs, n,
+        )
+
+        self.probes = list(emulator.probes.probes)
+        self.probe_columns = {
+            probe: [np.arange(info.slices[b].start, info.slices[b].stop)[sl]
+                    for b, sl in zip(probe.target, probe.slice)]
+            for probe in self.probes
+        }
+        shape = (batch_size, n)
+        self.q = np.zeros(shape, dtype=np.int32)
+        self.current = np.zeros(shape, dtype=np.int32)
+        self.voltage = np.zeros(shape, dtype=np.int32)
+        self.ref_count = np.zeros(shape, dtype=np.int32)
+        self.spiked = np.zeros(shape, dtype=bool)
+        self.host_spikes = np.zeros((batch_size, self.n_inputs), dtype=bool)
+        self.overflowed = np.zeros((batch_size, 3), dtype=bool)
+        self.t = 0
+
+    def reset(self):
+        """Every compartment at rest, nothing in flight, the clock at zero."""
+        for array in (self.q, self.current, self.voltage, self.ref_count):
+            array[...] = 0
+        self.spiked[...] = False
+        self.host_spikes[...] = False
+        self.overflowed[...] = False
+        self.t = 0
+
+    def input_view(self, spike_input):
+        """Where the host's spikes for ``spike_input`` go, ``(B, n_neurons)``."""
+        offset = self.input_offsets[spike_input]
+        return self.host_spikes[:, offset : offset + spike_input.n_neurons]
+
+    def step(self):
+        """One step of ``EmulatorInterface.step``, for every input.
+
+        ``host_spikes`` must hold the spikes the host sent on the previous step
+        (the emulator delivers them one step late; none arrive at step 1).
+        """
+        self.t += 1
+        self.q[...] = 0
+        chunks = min(numba.get_num_threads(), self.batch_size)
+        if self.t >= 2 and self.n_inputs:
+            kernels.accumulate_spikes(self.host_spikes, *self.input_routes, self.q, chunks)
+        kernels.accumulate_spikes(self.spiked, *self.chip_routes, self.q, chunks)
+        kernels.update_compartments(
+            self.q, self.current, self.voltage, self.ref_count, self.spiked,
+            self.r_u, self.r_v, self.bias, self.vth, self.vmin, self.vmax, self.ref,
+            Q_BITS, U_BITS, self.overflowed,
+        )
+
+    def warn_overflows(self, rows):
+        """nengo-loihi's overflow warnings, for the inputs in ``rows``."""
+        for k, message in enumerate(_OVERFLOWS):
+            if self.overflowed[rows, k].any():
+                warnings.warn(message)
+
+    def state(self, key):
+        """The compartment state a probe reads: ``spiked``, ``voltage`` or ``current``."""
+        return {"spiked": self.spiked, "voltage": self.voltage, "current": self.current}[key]

@@ -1,0 +1,372 @@
+"""The batched emulator: a built ``nengo_loihi.Simulator`` run on many inputs at once.
+
+nengo-loihi splits a network into three parts, and with ``precompute=True`` runs
+them one after the other: ``host_pre`` (the input and the host-side neurons that
+send spikes to the chip), the chip, and ``host`` (what reads the chip's output).
+:class:`BatchedEmulator` runs the same three parts, each batched:
+:class:`.host.BatchedHost` for the two nengo simulators, :class:`.chip.BatchedChip`
+for the emulator, with nengo-loihi's own hand-over between them:
+
+- host → chip: what ``HostSendProcess`` queues at host step ``t`` (the indices of
+  the non-zero values) is injected by the chip at step ``t + 1``;
+- chip → host: each chip probe's outputs are weighted by nengo-loihi's own
+  ``LoihiProbe.weight_outputs`` over the whole run, one input at a time (so its
+  sums are nengo-loihi's), and handed to ``HostReceiveProcess`` with the emulator's
+  time stamps (step ``j`` arrives at ``(j + 2) dt``); the host reads them with
+  that process's own queue rule.
+
+Every input starts from rest. Inputs may be static (``(N, D)``: held for every
+step, as the converted networks use them) or one vector per step ``(N, T, D)``.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from nengo.builder.operator import SimPyFunc
+from nengo.builder.processes import SimProcess
+from nengo_loihi.builder.inputs import HostReceiveProcess, HostSendProcess
+
+from .chip import BatchedChip
+from .host import BatchedHost, EngineError
+
+
+@dataclass
+class Batch:
+    """What one batch of inputs produced.
+
+    Attributes
+    ----------
+    start : int
+        Index of the batch's first input among all inputs.
+    size : int
+        Inputs in the batch (the padding of the last batch is dropped).
+    data : dict
+        Probe → ``(size, n_steps, ...)`` output at every step, for the probes
+        asked for in full.
+    counts : dict
+        Probe → ``(n,)`` spikes of each neuron summed over the batch's inputs
+        and steps (float), for the spike probes asked for as counts.
+    rasters : dict
+        Probe → ``(size, n_steps, k)`` spikes (0/1) of the ``k`` chosen neurons.
+    """
+
+    start: int
+    size: int
+    data: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
+    rasters: dict = field(default_factory=dict)
+
+
+def _ops(host_sim, cls, process_cls=None):
+    for op in host_sim.step_order:
+        if isinstance(op, cls) and (process_cls is None or isinstance(op.process, process_cls)):
+            yield op
+
+
+class BatchedEmulator:
+    """nengo-loihi's emulator for ``batch_size`` inputs at a time.
+
+    Parameters
+    ----------
+    sim : nengo_loihi.Simulator
+        Built with ``target="sim"`` and ``precompute=True``; it is read, never run.
+    input_node : nengo.Node
+        The network's input; its output is replaced by the inputs given to
+        :meth:`run`.
+    batch_size : int
+    """
+
+    def __init__(self, sim, input_node, batch_size=100):
+        if sim.target != "sim" or "emulator" not in sim.sims:
+            raise EngineError("the batched engine needs a simulator built with target='sim'")
+        if not sim.precompute:
+            raise EngineError(
+                "the batched engine runs precomputable networks only (no feedback "
+                "from the chip to the host's input side); use nengo-loihi-emulator"
+            )
+        if sim.model.host2chip_pes_senders:
+            raise EngineError("the batched engine cannot reproduce on-chip learning (PES)")
+        self.sim, self.dt, self.batch_size = sim, sim.dt, batch_size
+        model = sim.model
+        self.chip = BatchedChip(sim.sims["emulator"], batch_size)
+        self._input = np.zeros((batch_size, input_node.size_out))
+        # (spikes the host sent this step, the chip's view they move to next step)
+        self._pending = []
+
+        pre, post = sim.sims.get("host_pre"), sim.sims.get("host")
+        hooks = {}
+        for part in (pre, post):
+            if part is None:
+                continue
+            signal = part.model.sig.get(input_node, {}).get("out")
+            for op in _ops(part, SimPyFunc):
+                if signal is not None and op.output is signal:
+                    hooks[op] = self._input_step
+        senders = {s.output: model.spike_targets[r] for s, r in model.host2chip_senders.items()}
+        if pre is not None:
+            for op in _ops(pre, SimProcess, HostSendProcess):
+                hooks[op] = self._send_step(senders[op.process])
+        self.receivers = {}
+        if post is not None:
+            by_process = {
+                node.output: model.objs[probe]["out"]
+                for probe, node in model.chip2host_receivers.items()
+            }
+            for op in _ops(post, SimProcess, HostReceiveProcess):
+                self.receivers[by_process[op.process]] = op
+                hooks[op] = self._receive_step(by_process[op.process])
+        unknown = [
+            op for part in (pre, post) if part is not None for op in _ops(part, SimProcess)
+            if isinstance(op.process, (HostSendProcess, HostReceiveProcess)) and op not in hooks
+        ]
+        if unknown:
+            raise EngineError(f"the batched engine cannot connect {unknown[0]} to the chip")
+        if not any(h == self._input_step for h in hooks.values()):
+            raise EngineError(f"the input node {input_node} is not on the host")
+        self.host_pre = BatchedHost(pre, batch_size, hooks) if pre is not None else None
+        self.host = BatchedHost(post, batch_size, hooks) if post is not None else None
+        self._where = self._locate_probes()
+
+    # --- the hooks that replace nengo-loihi's host <-> chip nodes -------------
+
+    def _input_step(self, op, signals, host):
+        out = signals[op.output]
+        current = self._input
+
+        def step_input():
+            out[...] = current
+
+        return step_input
+
+    def _send_step(self, spike_input):
+        def build(op, signals, host):
+            x = signals[op.input]
+            target = self.chip.input_view(spike_input)
+            pending = np.zeros(target.shape, dtype=bool)
+            self._pending.append((pending, target))
+
+            def step_send():
+                # _host2chip sends x.nonzero(): these arrive one step later
+                np.not_equal(x, 0, out=pending)
+
+            return step_send
+
+        return build
+
+    def _receive_step(self, loihi_probe):
+        def build(op, signals, host):
+            out = signals[op.output]
+
+            def step_receive():
+                # HostReceiveProcess.EmptyQueueStep: drop entries older than t
+                # while more remain, then hold the first
+                queue, t = self._queues[loihi_probe], host.time
+                while len(queue) > 1 and queue[0][0] < t:
+                    queue.pop(0)
+                out[...] = queue[0][1]
+
+            return step_receive
+
+        return build
+
+    # --- probes ----------------------------------------------------------------
+
+    def _locate_probes(self):
+        """nengo Probe → ("chip", LoihiProbe) or ("host_pre"/"host", BatchedHost)."""
+        where = {}
+        for probe in self.sim.model.nengo_probes:
+            if probe in self.sim.model.chip2host_params:
+                continue
+            where[probe] = ("chip", self.sim.model.objs[probe]["out"])
+        for name, host in (("host_pre", self.host_pre), ("host", self.host)):
+            if host is not None:
+                for probe in host.probes:
+                    where[probe] = (name, host)
+        return where
+
+    def probe_location(self, probe):
+        """``"chip"``, ``"host_pre"`` or ``"host"``: where ``probe`` reads from."""
+        return self._where[probe][0]
+
+    # --- running ---------------------------------------------------------------
+
+    def run(self, inputs, n_steps, full=(), counts=None, progress=None):
+        """Run every input from rest; yield one :class:`Batch` per batch.
+
+        Parameters
+        ----------
+        inputs : ndarray
+            ``(N, D)`` held for every step, or ``(N, n_steps, D)``.
+        n_steps : int
+        full : sequence of nengo.Probe
+            Probes whose every step is kept (``Batch.data``).
+        counts : dict, optional
+            Spike probe → indices of neurons whose spike trains are kept (or
+            None); their spikes are counted per neuron (``Batch.counts``).
+        progress : callable, optional
+            Called with the number of inputs done after each batch.
+        """
+        counts = counts or {}
+        inputs = np.asarray(inputs)
+        per_step = inputs.ndim == 3
+        for start in range(0, len(inputs), self.batch_size):
+            chunk = inputs[start : start + self.batch_size]
+            size = len(chunk)
+            batch = Batch(start=start, size=size)
+            self._run_batch(chunk, per_step, n_steps, full, counts, batch)
+            if progress is not None:
+                progress(size)
+            yield batch
+
+    def _reset(self):
+        self.chip.reset()
+        for host in (self.host_pre, self.host):
+            if host is not None:
+                host.reset()
+
+    def _run_batch(self, chunk, per_step, n_steps, full, counts, batch):
+        size = len(chunk)
+        self._reset()
+        self._input[...] = 0
+        recorders = _Recorders(self, full, counts, size, n_steps)
+        # host_pre and chip interleaved: the chip reads the host's spikes of
+        # the step before, which nengo-loihi computes first in precompute mode
+        for pending, target in self._pending:
+            pending[...] = False
+        for k in range(n_steps):
+            self._input[:size] = chunk[:, k] if per_step else chunk
+            for pending, target in self._pending:
+                target[...] = pending
+            if self.host_pre is not None:
+                self.host_pre.step()
+                recorders.record("host_pre", k)
+            self.chip.step()
+            recorders.record("chip", k)
+        self.chip.warn_overflows(slice(0, size))
+        if self.host is not None:
+            self._queues = {
+                probe: [(0, np.zeros((self.batch_size, probe.output_size)))]
+                + [
+                    ((j + 2) * self.dt, x)
+                    for j, x in enumerate(np.swapaxes(self._weighted(probe, recorders), 0, 1))
+                ]
+                for probe in self.receivers
+            }
+            for k in range(n_steps):
+                self.host.step()
+                recorders.record("host", k)
+        recorders.finish(batch)
+
+    def _weighted(self, probe, recorders):
+        """``weight_outputs`` of a chip probe over the run, one input at a time."""
+        states = recorders.chip_states(probe)
+        out = np.zeros((self.batch_size, states[0].shape[1], probe.output_size))
+        for b in range(recorders.size):
+            out[b] = probe.weight_outputs([s[b] for s in states])
+        return out
+
+
+class _Recorders:
+    """Keeps, step by step, what the caller asked of each probe.
+
+    Full probes keep every step. Count probes keep a running sum of spikes per
+    neuron (no per-step copy of a whole layer) and the spike trains of the
+    chosen neurons only.
+    """
+
+    def __init__(self, emulator, full, counts, size, n_steps):
+        self.emu, self.size, self.n_steps = emulator, size, n_steps
+        self.full = list(full)
+        self.counts = dict(counts)
+        chip = emulator.chip
+        where = emulator._where
+        full_chip = {where[p][1] for p in self.full if where[p][0] == "chip"}
+        # chip probes whose every step is needed: the chip's outputs to the host,
+        # and the probes asked for in full
+        self._chip = {
+            p: [np.zeros((size, n_steps, len(c)), dtype=chip.state(p.key).dtype)
+                for c in chip.probe_columns[p]]
+            for p in set(emulator.receivers) | full_chip
+        }
+        self._host = {p: [] for p in self.full if where[p][0] != "chip"}
+        # count probes: neuron → compartment (chip) or running sums (host)
+        self._chip_counts = None
+        self._neurons = {}
+        self._sums, self._rasters = {}, {}
+        for probe, chosen in self.counts.items():
+            name, obj = where[probe]
+            if name == "chip":
+                if obj.key != "spiked" or obj.is_transformed:
+                    raise EngineError(f"probe {probe} does not record spikes of neurons")
+                columns = np.concatenate(chip.probe_columns[obj])
+                if obj.reindexing is not None:
+                    columns = columns[obj.reindexing]
+                self._neurons[probe] = columns
+                self._chip_counts = np.zeros(chip.n, dtype=np.int64)
+            else:
+                self._sums[probe] = np.zeros(probe.size_in)
+            if chosen is not None:
+                self._rasters[probe] = np.zeros((size, n_steps, len(chosen)), dtype=np.uint8)
+
+    def chip_states(self, loihi_probe):
+        return self._chip[loihi_probe]
+
+    def record(self, where, k):
+        size = self.size
+        if where == "chip":
+            chip = self.emu.chip
+            for probe, blocks in self._chip.items():
+                state = chip.state(probe.key)
+                for out, cols in zip(blocks, chip.probe_columns[probe]):
+                    out[:, k] = state[:size, cols]
+            if self._chip_counts is not None:
+                self._chip_counts += np.count_nonzero(chip.spiked[:size], axis=0)
+                for probe, columns in self._neurons.items():
+                    if probe in self._rasters:
+                        chosen = columns[self.counts[probe]]
+                        self._rasters[probe][:, k] = chip.spiked[:size, chosen]
+            return
+        for probe, steps in self._host.items():
+            name, host = self.emu._where[probe]
+            if name == where:
+                steps.append(host.probe_value(probe)[:size].copy())
+        for probe, total in self._sums.items():
+            name, host = self.emu._where[probe]
+            if name == where:
+                value = host.probe_value(probe)[:size]
+                total += value.sum(axis=0)
+                if probe in self._rasters:
+                    chosen = value[:, self.counts[probe]]
+                    self._rasters[probe][:, k] = np.rint(chosen * _per_spike(probe, self.emu.dt))
+
+    def finish(self, batch):
+        for probe in self.full:
+            where, obj = self.emu._where[probe]
+            if where == "chip":
+                states = self._chip[obj]
+                batch.data[probe] = np.stack([
+                    _filtered(obj, obj.weight_outputs([s[b] for s in states]), self.emu.dt)
+                    for b in range(self.size)
+                ])
+            else:
+                batch.data[probe] = np.stack(self._host[probe], axis=1)
+        for probe in self.counts:
+            if probe in self._neurons:
+                batch.counts[probe] = self._chip_counts[self._neurons[probe]].astype(float)
+            else:
+                batch.counts[probe] = self._sums[probe] * _per_spike(probe, self.emu.dt)
+        batch.rasters.update(self._rasters)
+
+
+def _per_spike(probe, dt):
+    """Spikes per unit of a host neuron probe's output (a spike is amplitude / dt)."""
+    return dt / probe.target.ensemble.neuron_type.amplitude
+
+
+def _filtered(loihi_probe, data, dt):
+    if loihi_probe.synapse is None:
+        return data
+    from nengo_loihi.probe import ProbeFilter
+
+    # a fresh filter per input: every input starts from rest
+    return ProbeFilter(dt)(loihi_probe, data)

@@ -1,0 +1,159 @@
+"""The batched engine against nengo-loihi's own emulator: equal arrays, not close ones."""
+
+import nengo
+import numpy as np
+import pytest
+
+from conftest import context
+from nengo_vision.backends import get_backend
+from nengo_vision.backends.base import Recording
+from nengo_vision.backends.loihi import build_simulator, reset_neuron_state
+from nengo_vision.engine import BatchedEmulator, EngineError
+from nengo_vision.engine.host import _lif_step
+from nengo_vision.harness import run_backends
+from nengo_vision.sharding import Cluster, shard_bounds
+
+N = 20  # digits, every step of every layer compared
+
+
+def voltage_neurons():
+    """Four conv2 neurons, in four different cores (blocks of 19 channels), so
+    that nengo-loihi reorders the voltage probe's output."""
+    return ("conv2", sorted(np.ravel_multi_index(p, (5, 5, 128)) for p in
+                            [(4, 4, 0), (3, 1, 40), (1, 3, 80), (0, 0, 120)]))
+
+
+def reference_and_engine(ctx, images, batch_size):
+    """Every layer's spikes, the voltages and the output, from both emulators."""
+    sim, cn, report, holder = build_simulator(ctx, "sim")
+    probes = list(cn.layer_probes.values()) + [cn.output, cn.voltage_probe]
+    with sim:
+        # the engine reads the built simulator; nengo-loihi then runs it
+        engine = BatchedEmulator(sim, cn.input, batch_size=batch_size)
+        ours = {p: [] for p in probes}
+        for batch in engine.run(images.reshape(len(images), -1), ctx.n_steps, full=probes):
+            for p in probes:
+                ours[p].append(batch.data[p])
+        theirs = {p: [] for p in probes}
+        for i, image in enumerate(images):
+            if i:
+                reset_neuron_state(sim)
+            holder[0] = image.ravel()
+            sim.run_steps(ctx.n_steps)
+            for p in probes:
+                theirs[p].append(sim.data[p].copy())
+            sim.clear_probes()
+    names = {p: n for n, p in cn.layer_probes.items()}
+    names.update({cn.output: "output", cn.voltage_probe: "voltage"})
+    return (
+        {names[p]: np.concatenate(v) for p, v in ours.items()},
+        {names[p]: np.stack(v) for p, v in theirs.items()},
+        report,
+    )
+
+
+@pytest.mark.parametrize("fixture, synapse", [
+    ("trained", 0.002), ("trained", None), ("trained_loihi", 0.002), ("trained_loihi", None),
+])
+def test_engine_equals_nengo_loihi_emulator(fixture, synapse, request, test_digits):
+    """Spikes of every compartment at every step, voltages and output traces:
+    array equality, for LIF- and Loihi-trained networks, filtered and raw spikes,
+    with layers split across several cores, in batches that do not divide N."""
+    trained = request.getfixturevalue(fixture)
+    x, _ = test_digits
+    ctx = context(trained, synapse=synapse, record=Recording(voltage=voltage_neurons()))
+    ours, theirs, report = reference_and_engine(ctx, x[:N], batch_size=8)
+    assert report["conv1"]["where"] == report["conv2"]["where"] == "chip"
+    assert report["conv1"]["cores"] > 1 and report["conv2"]["cores"] > 1
+    for name in ("conv0", "conv1", "conv2", "output", "voltage"):
+        assert ours[name].shape == theirs[name].shape, name
+        np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
+    for name in ("conv0", "conv1", "conv2"):
+        assert np.count_nonzero(theirs[name]) > 100, name  # they do spike
+    assert np.count_nonzero(theirs["voltage"]) > 0
+
+
+def test_engine_backend_equals_reference_backend(trained, test_digits):
+    """The two backends' runs agree to the bit: traces, counts, rasters, voltages."""
+    from nengo_vision.harness import choose_recording
+
+    x, _ = test_digits
+    record = choose_recording(trained[0], x[:1], n_digits=3)
+    ctx = context(trained, record=record, emulator_batch=7)
+    ours = get_backend("loihi-emulator").run(ctx, x[:N])
+    theirs = get_backend("nengo-loihi-emulator").run(ctx, x[:N])
+    np.testing.assert_array_equal(ours.traces, theirs.traces)
+    np.testing.assert_array_equal(ours.voltages, theirs.voltages)
+    for layer, counts in theirs.spike_counts.items():
+        np.testing.assert_allclose(ours.spike_counts[layer], counts, rtol=1e-12)
+        np.testing.assert_array_equal(ours.rasters[layer], theirs.rasters[layer])
+        assert ours.firing_rates[layer] == pytest.approx(theirs.firing_rates[layer])
+    assert ours.placement == theirs.placement
+
+
+def test_dask_local_cluster_gives_the_in_process_traces(trained, test_digits):
+    from nengo_vision.harness import choose_recording
+
+    x, _ = test_digits
+    ctx = context(trained, record=choose_recording(trained[0], x[:1], n_digits=3))
+    local = run_backends(ctx, ["keras", "loihi-emulator"], x[:N])
+    sharded = run_backends(ctx, ["keras", "loihi-emulator"], x[:N], cluster=Cluster(workers=2))
+    for name in local:
+        np.testing.assert_array_equal(sharded[name].traces, local[name].traces, err_msg=name)
+        for layer, counts in local[name].spike_counts.items():
+            np.testing.assert_allclose(sharded[name].spike_counts[layer], counts, rtol=1e-9)
+    emu, emu_local = sharded["loihi-emulator"], local["loihi-emulator"]
+    for layer in emu_local.rasters:
+        np.testing.assert_array_equal(emu.rasters[layer], emu_local.rasters[layer])
+    np.testing.assert_array_equal(emu.voltages, emu_local.voltages)
+
+
+def test_shard_bounds_cover_every_digit_once():
+    assert shard_bounds(10, 4) == [(0, 2), (2, 5), (5, 8), (8, 10)]
+    assert shard_bounds(3, 8) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_unreachable_scheduler_is_one_line(trained, test_digits):
+    from nengo_vision.errors import UsageError
+
+    x, _ = test_digits
+    with pytest.raises(UsageError) as e:
+        run_backends(context(trained), ["keras"], x[:2],
+                     cluster=Cluster(scheduler="tcp://127.0.0.1:9"))
+    message = str(e.value)
+    assert message.startswith("cannot reach the Dask scheduler at tcp://127.0.0.1:9 (")
+    assert message.endswith("start one (dask scheduler) or use --workers N for a local cluster")
+    assert "\n" not in message
+
+
+def test_engine_refuses_what_it_cannot_reproduce(trained):
+    """Noise is random on the chip: refused with one line, never approximated."""
+    sim, cn, _, _ = build_simulator(context(trained), "sim")
+    with sim:
+        sim.sims["emulator"].compartment.noise.enabled[:] = True
+        with pytest.raises(EngineError) as e:
+            BatchedEmulator(sim, cn.input)
+    assert str(e.value) == (
+        "the batched engine cannot reproduce compartment noise (it draws random "
+        "numbers); use nengo-loihi-emulator"
+    )
+
+
+def test_compiled_lif_step_is_bit_equal_to_nengo():
+    """nengo.LIF's step through the kernels: the same bits over many steps,
+    with refractory periods ending mid-step and neurons below the floor."""
+    rng = np.random.RandomState(1)
+    lif = nengo.LIF(tau_rc=0.02, tau_ref=0.002, min_voltage=-0.5, amplitude=0.002)
+    shape = (16, 5000)
+    J = rng.uniform(-2, 6, shape)
+    state = [np.zeros(shape), rng.uniform(-0.5, 1, shape), rng.uniform(0, 0.003, shape)]
+    mine = [a.copy() for a in state]
+    step = _lif_step(lif, 0.001, J, mine[0], mine[1], mine[2])
+    spikes = 0
+    for _ in range(40):
+        lif.step(0.001, J, *state)
+        step()
+        spikes += np.count_nonzero(state[0])
+        for a, b in zip(mine, state):
+            np.testing.assert_array_equal(a, b)
+    assert spikes > 10000
