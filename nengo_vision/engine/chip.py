@@ -22,7 +22,6 @@ are refused with one line, never approximated.
 
 import warnings
 
-import numba
 import numpy as np
 import scipy.sparse
 from nengo_loihi.builder.discretize import Q_BITS, U_BITS
@@ -73,13 +72,46 @@ def _route(axon, synapse, n_sources, target_start, row_offset=0):
 
 
 def _matrix(routes, n_sources, n_targets):
+    """The routes as runs of consecutive targets per source (see
+    :func:`.kernels.accumulate_spikes`): ``(run_ptr, run_target, run_offset,
+    run_length, weights)``."""
     rows, cols, vals = (np.concatenate(parts) for parts in zip(*routes)) if routes else (
         np.zeros(0, int), np.zeros(0, int), np.zeros(0, np.int64))
     m = scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(n_sources, n_targets))
-    m.sum_duplicates()
-    # int32 weights as on the emulator (the sums wrap the same way); int32
-    # indices: the kernel streams them, so their size is its speed
-    return m.indptr.astype(np.int64), m.indices.astype(np.int32), m.data.astype(np.int32)
+    m.sum_duplicates()  # also sorts each row's targets
+    indptr, indices = m.indptr.astype(np.int64), m.indices.astype(np.int64)
+    new_run = np.ones(len(indices), dtype=bool)
+    new_run[1:] = np.diff(indices) != 1
+    new_run[indptr[:-1][indptr[:-1] < indptr[1:]]] = True  # each row starts a run
+    offsets = np.flatnonzero(new_run)
+    run_ptr = np.searchsorted(offsets, indptr).astype(np.int64)
+    lengths = np.diff(np.append(offsets, len(indices)))
+    # the weights are the kernel's memory traffic: the narrowest integer that
+    # holds them (nengo-loihi's discretised weights fit in 16 bits); the sums
+    # stay int32 and wrap as the emulator's do
+    data = m.data
+    small = data.size == 0 or (data.min() >= -(2**15) and data.max() < 2**15)
+    weights = data.astype(np.int16 if small else np.int32)
+    return (run_ptr, indices[offsets].astype(np.int32), offsets.astype(np.int64),
+            lengths.astype(np.int32), weights)
+
+
+def _compartment_order(chip_routes, input_routes, n):
+    """An order of the compartments in which each source's targets are long runs.
+
+    Compartments are sorted by the first source that reaches them (the input
+    neurons after the compartments), ties kept in the emulator's order. For a
+    convolution, the targets of one input pixel are then its output pixels'
+    filters side by side, not scattered over the blocks nengo-loihi split the
+    layer into: runs ten times longer (measured on ``scnn_mnist``), and a twice
+    faster :func:`.kernels.accumulate_spikes`. Integer sums do not depend on
+    where they are kept, so the order changes no value.
+    """
+    first = np.full(n, np.iinfo(np.int64).max)
+    for routes, offset in ((chip_routes, 0), (input_routes, n)):
+        for rows, cols, _ in routes:
+            np.minimum.at(first, cols, rows + offset)
+    return np.lexsort((np.arange(n), first))
 
 
 class BatchedChip:
@@ -113,23 +145,15 @@ class BatchedChip:
             )
         self.batch_size = batch_size
         self.n = n = info.n_compartments
-        self.r_u = (4096 - 1 - comp.decay_u).astype(np.int64)
-        self.r_v = (4096 - comp.decay_v).astype(np.int64)
-        self.bias, self.vth = comp.bias.astype(np.int64), comp.vth.astype(np.int64)
-        self.vmin, self.vmax = comp.vmin.astype(np.int64), comp.vmax.astype(np.int64)
-        self.ref = comp.ref.astype(np.int64)
 
         start = {block: sl.start for block, sl in info.slices.items()}
         owner = emulator.synapses.block_map
-        self.chip_routes = _matrix(
-            [
-                _route(axon, axon.target, block.n_neurons, start[owner[axon.target]],
-                       row_offset=start[block])
-                for block in info.blocks
-                for axon in block.axons
-            ],
-            n, n,
-        )
+        chip_routes = [
+            _route(axon, axon.target, block.n_neurons, start[owner[axon.target]],
+                   row_offset=start[block])
+            for block in info.blocks
+            for axon in block.axons
+        ]
         # spike inputs (spikes from the host) are sources after the compartments
         self.inputs = list(emulator.inputs)
         self.input_offsets, offset = {}, 0
@@ -137,19 +161,34 @@ class BatchedChip:
             self.input_offsets[spike_input] = offset
             offset += spike_input.n_neurons
         self.n_inputs = offset
-        self.input_routes = _matrix(
-            [
-                _route(axon, axon.target, inp.n_neurons, start[owner[axon.target]],
-                       row_offset=self.input_offsets[inp])
-                for inp in self.inputs
-                for axon in inp.axons
-            ],
-            self.n_inputs, n,
+        input_routes = [
+            _route(axon, axon.target, inp.n_neurons, start[owner[axon.target]],
+                   row_offset=self.input_offsets[inp])
+            for inp in self.inputs
+            for axon in inp.axons
+        ]
+
+        # the engine keeps the compartments in its own order: `order[i]` is the
+        # emulator's index of the engine's compartment i, `position` the inverse
+        order = _compartment_order(chip_routes, input_routes, n)
+        self.position = np.empty(n, dtype=np.int64)
+        self.position[order] = np.arange(n)
+        self.chip_routes = _matrix(
+            [(self.position[r], self.position[c], w) for r, c, w in chip_routes], n, n
         )
+        self.input_routes = _matrix(
+            [(r, self.position[c], w) for r, c, w in input_routes], self.n_inputs, n
+        )
+        self.r_u = (4096 - 1 - comp.decay_u[order]).astype(np.int64)
+        self.r_v = (4096 - comp.decay_v[order]).astype(np.int64)
+        self.bias, self.vth = comp.bias[order].astype(np.int64), comp.vth[order].astype(np.int64)
+        self.vmin = comp.vmin[order].astype(np.int64)
+        self.vmax = comp.vmax[order].astype(np.int64)
+        self.ref = comp.ref[order].astype(np.int64)
 
         self.probes = list(emulator.probes.probes)
         self.probe_columns = {
-            probe: [np.arange(info.slices[b].start, info.slices[b].stop)[sl]
+            probe: [self.position[np.arange(info.slices[b].start, info.slices[b].stop)[sl]]
                     for b, sl in zip(probe.target, probe.slice)]
             for probe in self.probes
         }
@@ -185,10 +224,9 @@ class BatchedChip:
         """
         self.t += 1
         self.q[...] = 0
-        chunks = min(numba.get_num_threads(), self.batch_size)
         if self.t >= 2 and self.n_inputs:
-            kernels.accumulate_spikes(self.host_spikes, *self.input_routes, self.q, chunks)
-        kernels.accumulate_spikes(self.spiked, *self.chip_routes, self.q, chunks)
+            kernels.accumulate_spikes(self.host_spikes, *self.input_routes, self.q)
+        kernels.accumulate_spikes(self.spiked, *self.chip_routes, self.q)
         kernels.update_compartments(
             self.q, self.current, self.voltage, self.ref_count, self.spiked,
             self.r_u, self.r_v, self.bias, self.vth, self.vmin, self.vmax, self.ref,

@@ -400,20 +400,27 @@ def build_neurons(op, signals, host):
 
 def _lif_step(neuron, dt, J, output, voltage, refractory_time):
     """``nengo.LIF.step`` through the compiled kernels (bit-equal, tested)."""
-    arg = np.empty_like(J)
     spiked = np.empty(J.shape, dtype=bool)
-    log_arg = np.empty(J.size)
+    segments = np.empty(J.size)
     tau_rc, tau_ref = neuron.tau_rc, neuron.tau_ref
     min_voltage = neuron.min_voltage
     spike_value = neuron.amplitude / dt
+    # numpy's expm1 of nengo's two common arguments, -dt / tau_rc (a neuron out
+    # of its refractory period) and -0 / tau_rc (in it), taken as nengo takes
+    # them: a vectorised call over an array
+    full, zero = (np.expm1(-np.full(64, delta_t) / tau_rc) for delta_t in (dt, 0.0))
+    assert np.all(full == full[0]) and np.all(zero == zero[0])
+    expm1_full, expm1_zero = full[0], zero[0]
 
     def step_lif():
-        kernels.lif_before_expm1(dt, tau_rc, refractory_time, arg)
-        np.expm1(arg, out=arg)
-        starts = kernels.lif_after_expm1(J, voltage, output, arg, spike_value, spiked, log_arg)
-        logs = np.log1p(log_arg[: starts[-1]])
+        args, part_starts = kernels.lif_refractory(dt, tau_rc, refractory_time, segments)
+        logs, starts = kernels.lif_voltage(
+            dt, J, voltage, refractory_time, expm1_full, expm1_zero, np.expm1(args),
+            part_starts, output, spike_value, spiked, segments,
+        )
         kernels.lif_spike_times(
-            dt, tau_rc, tau_ref, min_voltage, voltage, refractory_time, spiked, logs, starts
+            dt, tau_rc, tau_ref, min_voltage, voltage, refractory_time, spiked,
+            np.log1p(logs), starts,
         )
 
     return step_lif
