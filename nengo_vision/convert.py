@@ -432,8 +432,8 @@ def run(args, log=print):
         dataset=spec.dataset,
         n_steps=args.n_steps,
         n_test=args.n_test,
-        test_indices="the first n_test digits of the MNIST test set (each backend "
-        "its first backends.NAME.n_test of them)",
+        test_indices="the first digits of the MNIST test set, in order; each backend "
+        "ran the first backends.NAME.n_test of them",
         cluster=dict(workers=args.workers, scheduler=args.scheduler),
         seed=args.seed,
         dt=ctx.dt,

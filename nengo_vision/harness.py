@@ -8,9 +8,6 @@ rates, spikes and synaptic operations per inference, the ANN's MACs and the
 Loihi energy estimate.
 """
 
-import os
-import resource
-import sys
 import threading
 import time
 
@@ -27,27 +24,39 @@ RASTER_NEURONS = 50
 
 
 class PeakMemory:
-    """Peak resident memory of this process while the ``with`` block runs.
+    """Peak resident memory while the ``with`` block runs, in bytes.
 
-    Samples ``/proc/self/statm`` every 20 ms in a thread (Linux); elsewhere falls
-    back to the process's lifetime peak (``ru_maxrss``), which can only be an
-    upper bound for the block.
+    Samples every 20 ms in a thread, through psutil (a dependency of Dask's
+    distributed). With ``children=True`` the resident memory of this process's
+    child processes (a ``LocalCluster``'s workers) is added to its own.
+
+    Parameters
+    ----------
+    interval : float
+        Seconds between samples.
+    children : bool
+        Count child processes too.
     """
 
-    def __init__(self, interval=0.02):
+    def __init__(self, interval=0.02, children=False):
+        import psutil
+
         self.interval = interval
+        self.children = children
         self.peak = 0
         self._stop = threading.Event()
-        self._page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+        self._process = psutil.Process()
+        self._gone = (psutil.NoSuchProcess, psutil.AccessDenied)
 
     def _rss(self):
-        try:
-            with open("/proc/self/statm") as f:
-                return int(f.read().split()[1]) * self._page
-        except OSError:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            # kilobytes on Linux, bytes on macOS
-            return peak if sys.platform == "darwin" else peak * 1024
+        total = self._process.memory_info().rss
+        if self.children:
+            for child in self._process.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except self._gone:  # a worker that just exited
+                    pass
+        return total
 
     def _sample(self):
         while not self._stop.wait(self.interval):
@@ -108,8 +117,9 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
     Returns
     -------
     dict
-        Backend name → :class:`.BackendRun` (with ``seconds`` and ``peak_memory``;
-        on a cluster, peak memory is this process's, not the workers').
+        Backend name → :class:`.BackendRun` (with ``seconds`` and ``peak_memory``:
+        this process's, plus its child processes' on a cluster, so a
+        ``LocalCluster``'s workers count but an external scheduler's do not).
     """
     from .sharding import run_sharded, workers_of
 
@@ -125,7 +135,7 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
             where = "" if client is None else f", {workers_of(client)} Dask workers"
             ctx.log(f"running {backend.name} on {len(digits)} digits "
                     f"({backend.description}{where})")
-            with PeakMemory() as memory:
+            with PeakMemory(children=client is not None) as memory:
                 start = time.perf_counter()
                 if client is None:
                     run = backend.run(ctx, digits)

@@ -33,7 +33,8 @@ def write_traces(out_dir, runs, labels, indices):
     """Write every backend's per-step output and recordings to ``traces.npz``.
 
     Keys: ``labels``, ``indices`` (test-set indices); per backend ``NAME``
-    (unfiltered output, ``(N, n_steps, K)``), ``NAME/voltage`` and
+    (unfiltered output, ``(N, n_steps, K)``, for the first ``N`` digits that
+    backend ran), ``NAME/voltage`` and
     ``NAME/raster/LAYER`` where recorded (first digits only).
     """
     arrays = {name: run.traces.astype(np.float32) for name, run in runs.items()}
@@ -212,8 +213,9 @@ def plot_accuracy(out_dir, summary):
                 va="bottom", fontsize=9)
     ax.set_ylim(max(0.0, min(acc) - 10), 100)
     ax.set_ylabel("accuracy (%)")
-    n = summary[names[0]]["n_test"]
-    ax.set_title(f"Accuracy at the last step ({n} test digits)")
+    counts = sorted({summary[n]["n_test"] for n in names})
+    digits = f"{counts[0]:,} test digits" if len(counts) == 1 else "test digits as in the report"
+    ax.set_title(f"Accuracy at the last step ({digits})")
     _save(fig, out_dir / "accuracy.png")
     return "accuracy.png"
 
@@ -425,11 +427,11 @@ def write_markdown(out_dir, results):
     ref = results["reference"]
     plots = set(results["plots"])
     out = [
-        f"# Comparison report: `{results['model']}` on {names and s_all[names[0]]['n_test']} "
-        f"MNIST test digits",
+        f"# Comparison report: `{results['model']}` on "
+        f"{max((s['n_test'] for s in s_all.values()), default=0):,} MNIST test digits",
         "",
-        f"Every backend ran the same {s_all[names[0]]['n_test']} digits "
-        f"({results['test_indices']}), each held for {n_steps} steps of "
+        f"{_digits_sentence(s_all, results['test_indices'])} Each digit is held for "
+        f"{n_steps} steps of "
         f"{dt_ms:g} ms. Model trained for {_plural(results['training']['epochs'], 'epoch')} "
         f"through the rate curve of the `{results['neuron']['type']}` neuron. "
         f"Unless said otherwise, a backend's class is read from its output "
@@ -441,9 +443,10 @@ def write_markdown(out_dir, results):
         "## Accuracy, latency, cost",
         "",
         _md_table(
-            ["backend", "accuracy ± s.e.", "macro recall", "macro F1", "latency (steps)",
-             "settled", "wall time", "digits/s", "peak memory"],
-            [[n, f"{s['accuracy'] * 100:.2f} ± {_stderr(s) * 100:.2f} %", f"{s['recall']:.4f}",
+            ["backend", "digits", "accuracy ± s.e.", "macro recall", "macro F1",
+             "latency (steps)", "settled", "wall time", "digits/s", "peak memory"],
+            [[n, f"{s['n_test']:,}", f"{s['accuracy'] * 100:.2f} ± {_stderr(s) * 100:.2f} %",
+              f"{s['recall']:.4f}",
               f"{s['f1']:.4f}",
               _num(s["latency"]["mean_steps"], "{:.2f}"),
               _pct(s["latency"]["settled_fraction"]), f"{s['seconds']:.1f} s",
@@ -488,7 +491,8 @@ def write_markdown(out_dir, results):
         "",
         "## Agreement between backends",
         "",
-        "Fraction of digits on which two backends choose the same class:",
+        "Fraction of digits on which two backends choose the same class (%), over "
+        "the digits both ran (the first of the smaller count):",
         "",
         _md_table([""] + names, [[a] + [f"{results['agreement'][a][b] * 100:.2f}"
                                         for b in names] for a in names]),
@@ -504,8 +508,8 @@ def write_markdown(out_dir, results):
     out += [
         f"### Output traces against `{ref}`",
         "",
-        f"Each backend's filtered output compared with `{ref}`'s, over all digits "
-        f"and classes, step by step: normalised RMSE (RMS of the difference over the "
+        f"Each backend's filtered output compared with `{ref}`'s, over the digits "
+        f"both ran and all classes, step by step: normalised RMSE (RMS of the difference over the "
         f"RMS of `{ref}`'s output; 0 = identical) and Pearson correlation.",
         "",
         _md_table(["backend", "NRMSE last step", "correlation last step",
@@ -631,6 +635,19 @@ def write_markdown(out_dir, results):
     ]
     write_text(out_dir / "report.md", "\n".join(out))
     return "report.md"
+
+
+def _digits_sentence(s_all, indices):
+    """Which backend ran on how many of the test digits."""
+    counts = {}
+    for name, s in s_all.items():
+        counts.setdefault(s["n_test"], []).append(f"`{name}`")
+    if len(counts) == 1:
+        return f"Every backend ran the same {next(iter(counts)):,} digits ({indices})."
+    parts = [f"{', '.join(names)} on the first {n:,}"
+             for n, names in sorted(counts.items(), reverse=True)]
+    return (f"The backends ran on the test digits ({indices}): " + "; ".join(parts)
+            + ". Comparisons between two backends use the digits both ran.")
 
 
 def _stderr(s):

@@ -57,6 +57,12 @@ def assert_one_line_error(status, err, expected):
     (["--calibration-epochs", "-1"], "argument --calibration-epochs: must be 0 or a positive integer, got '-1' (see --help)"),
     (["--last-k", "0"], "argument --last-k: must be a positive integer, got '0' (see --help)"),
     (["--record-digits", "x"], "argument --record-digits: must be a positive integer, got 'x' (see --help)"),
+    (["--digits", "nengo=0"], "argument --digits: must be BACKEND=N pairs separated by commas, N a positive integer, got 'nengo=0' (see --help)"),
+    (["--digits", "nengo"], "argument --digits: must be BACKEND=N pairs separated by commas, N a positive integer, got 'nengo' (see --help)"),
+    (["--workers", "0"], "argument --workers: must be a positive integer, got '0' (see --help)"),
+    (["--emulator-batch", "-5"], "argument --emulator-batch: must be a positive integer, got '-5' (see --help)"),
+    (["--digits", "loihi=50"], "--digits names loihi, which is not among --backends (keras, nengo-dl-rate, nengo-dl, nengo, loihi-emulator); name a backend that runs"),
+    (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "--workers and --scheduler both given; choose one"),
     (["--neuron", "izhikevich"], "argument --neuron: invalid choice: 'izhikevich' (choose from 'lif', 'loihi') (see --help)"),
 ])
 def test_bad_numbers(capsys, tmp_path, args, expected):
@@ -175,12 +181,13 @@ def test_help_explains(capsys):
 
 
 def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
-    """A real small run: reuses the session's trained model from the cache."""
+    """A real small run: reuses the session's trained model from the cache; Nengo
+    runs fewer digits than the others."""
     out = tmp_path / "run"
     status = main([
         "--data-dir", str(data_dir), "--cache-dir", str(cache_dir),
         "--n-train", str(N_TRAIN), "--epochs", str(EPOCHS), "--augment", "0",
-        "--n-test", "12", "--out", str(out), "--no-progress",
+        "--n-test", "12", "--digits", "nengo=8", "--out", str(out), "--no-progress",
     ])
     assert status == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
@@ -192,25 +199,29 @@ def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
     assert list(results["backends"]) == backends
     assert sorted(results["plots"]) == sorted(p for p in REPORT_FILES if p.endswith(".png"))
     assert sorted(results["tables"]) == sorted(p for p in REPORT_FILES if p.endswith(".csv"))
+    digits = {name: 8 if name == "nengo" else 12 for name in backends}
     for name, b in results["backends"].items():
-        assert b["n_test"] == 12 and b["accuracy"] >= 0.75, (name, b["accuracy"])
+        assert b["n_test"] == digits[name] and b["accuracy"] >= 0.75, (name, b["accuracy"])
         assert list(b["firing_rates"]) == ["conv0", "conv1", "conv2"]
         assert len(b["accuracy_by_step"]) == 30 and b["accuracy_by_step"][-1] == b["accuracy"]
         assert b["readout"]["last"] == b["accuracy"] and len(b["readout"]) == 7
-        assert np.array(b["confusion"]).sum() == 12 and b["peak_memory_mb"] > 0
+        assert np.array(b["confusion"]).sum() == digits[name] and b["peak_memory_mb"] > 0
         assert b["seconds"] > 0 and 0 < b["f1"] <= 1
         assert b["trace_error"]["reference"] == "keras"
         assert ("spikes_per_inference" in b) == b["spiking"] == (name not in backends[:2])
     assert results["backends"]["keras"]["trace_error"]["nrmse"] == [0.0] * 30
     # Nengo's reference simulator and NengoDL run the same network: same classes
     assert results["agreement"]["nengo"]["nengo-dl"] == 1.0
+    # comparisons use the digits both backends ran
+    assert results["shared_digits"]["nengo"]["nengo-dl"] == 8
+    assert results["shared_digits"]["keras"]["nengo-dl"] == 12
     emulator = results["backends"]["loihi-emulator"]
     assert emulator["placement"]["conv0"]["where"] == "host"
     assert emulator["energy"]["on_chip_layers"] == ["conv1", "conv2"]
     assert emulator["energy"]["total_joules"] > 0
     with np.load(out / "traces.npz") as t:
         for name in backends:
-            assert t[name].shape == (12, 30, 10)
+            assert t[name].shape == (digits[name], 30, 10)
         for name in backends[2:]:
             assert t[f"{name}/raster/conv1"].shape == (3, 30, 50)
             assert t[f"{name}/voltage"].shape == (3, 30, 4)
@@ -218,6 +229,7 @@ def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
     for png in results["plots"]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = (out / "report.md").read_text()
+    assert "`nengo` on the first 8. Comparisons between two backends use the digits both ran." in report
     for png in results["plots"]:
         assert f"]({png})" in report, png
     with open(out / "backends.csv") as f:

@@ -91,6 +91,40 @@ def test_engine_backend_equals_reference_backend(trained, test_digits):
     assert ours.placement == theirs.placement
 
 
+@pytest.mark.parametrize("synapse", [0.002, None])
+def test_batched_host_equals_nengo_simulator(trained, test_digits, synapse):
+    """The whole converted network on the engine's host (the ``nengo`` backend):
+    every layer's spikes at every step, the voltages and the output equal
+    ``nengo.Simulator``'s, run digit by digit from a reset."""
+    from nengo_vision.conversion import convert
+
+    x, _ = test_digits
+    ctx = context(trained, synapse=synapse, record=Recording(voltage=voltage_neurons()))
+    cn = convert(ctx.model, spiking=True, synapse=synapse, voltage=ctx.record.voltage)
+    holder = [np.zeros(cn.input.size_out)]
+    cn.input.output = lambda t: holder[0]
+    probes = list(cn.layer_probes.values()) + [cn.output, cn.voltage_probe]
+    with nengo.Simulator(cn.net, seed=0, progress_bar=False) as sim:
+        engine = BatchedEmulator(sim, cn.input, batch_size=8)
+        ours = {p: [] for p in probes}
+        for batch in engine.run(x[:N].reshape(N, -1), ctx.n_steps, full=probes):
+            for p in probes:
+                ours[p].append(batch.data[p])
+        theirs = {p: [] for p in probes}
+        for image in x[:N]:
+            holder[0] = image.ravel()
+            sim.run_steps(ctx.n_steps)
+            for p in probes:
+                theirs[p].append(sim.data[p].copy())
+            sim.reset()
+    for p in probes:
+        a, b = np.concatenate(ours[p]), np.stack(theirs[p])
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b, err_msg=str(p))
+    conv2 = np.stack(theirs[cn.layer_probes["conv2"]])
+    assert np.count_nonzero(conv2) > 100
+
+
 def test_dask_local_cluster_gives_the_in_process_traces(trained, test_digits):
     from nengo_vision.harness import choose_recording
 

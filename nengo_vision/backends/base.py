@@ -51,8 +51,9 @@ class RunContext:
     batch_size : int
         Images per batch in Keras and NengoDL.
     emulator_batch : int
-        Digits stepped at once by the batched Loihi engine (memory grows with
-        it: about 10 MB per digit for ``scnn_mnist``).
+        Digits stepped at once by the batched engine (the ``loihi-emulator`` and
+        ``nengo`` backends; memory grows with it: about 10 MB per digit for
+        ``scnn_mnist``).
     seed : int
         Seed of every simulator.
     progress : bool

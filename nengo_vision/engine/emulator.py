@@ -15,6 +15,9 @@ for the emulator, with nengo-loihi's own hand-over between them:
   time stamps (step ``j`` arrives at ``(j + 2) dt``); the host reads them with
   that process's own queue rule.
 
+Given a plain ``nengo.Simulator``, the same class runs it as a host alone: nengo's
+reference simulator for a batch of inputs.
+
 Every input starts from rest. Inputs may be static (``(N, D)``: held for every
 step, as the converted networks use them) or one vector per step ``(N, T, D)``.
 """
@@ -68,8 +71,10 @@ class BatchedEmulator:
 
     Parameters
     ----------
-    sim : nengo_loihi.Simulator
-        Built with ``target="sim"`` and ``precompute=True``; it is read, never run.
+    sim : nengo_loihi.Simulator or nengo.Simulator
+        Built with ``target="sim"`` and ``precompute=True``; it is read, never
+        run. A plain ``nengo.Simulator`` runs as a host with no chip: nengo's
+        reference simulator, batched.
     input_node : nengo.Node
         The network's input; its output is replaced by the inputs given to
         :meth:`run`.
@@ -77,6 +82,21 @@ class BatchedEmulator:
     """
 
     def __init__(self, sim, input_node, batch_size=100):
+        self.sim, self.dt, self.batch_size = sim, sim.dt, batch_size
+        self._input = np.zeros((batch_size, input_node.size_out))
+        self._pending, self.receivers = [], {}
+        if not hasattr(sim, "sims"):
+            # a plain nengo.Simulator: all host, no chip
+            self.chip, self.host = None, None
+            hooks = self._input_hooks(sim, input_node)
+            if not hooks:
+                raise EngineError(
+                    f"the input node {input_node} has no function to replace; give it "
+                    f"a callable output before building the simulator"
+                )
+            self.host_pre = BatchedHost(sim, batch_size, hooks)
+            self._where = self._locate_probes()
+            return
         if sim.target != "sim" or "emulator" not in sim.sims:
             raise EngineError("the batched engine needs a simulator built with target='sim'")
         if not sim.precompute:
@@ -86,27 +106,20 @@ class BatchedEmulator:
             )
         if sim.model.host2chip_pes_senders:
             raise EngineError("the batched engine cannot reproduce on-chip learning (PES)")
-        self.sim, self.dt, self.batch_size = sim, sim.dt, batch_size
         model = sim.model
         self.chip = BatchedChip(sim.sims["emulator"], batch_size)
-        self._input = np.zeros((batch_size, input_node.size_out))
-        # (spikes the host sent this step, the chip's view they move to next step)
-        self._pending = []
+        # self._pending: (spikes the host sent this step, the chip's view they
+        # move to next step)
 
         pre, post = sim.sims.get("host_pre"), sim.sims.get("host")
         hooks = {}
         for part in (pre, post):
-            if part is None:
-                continue
-            signal = part.model.sig.get(input_node, {}).get("out")
-            for op in _ops(part, SimPyFunc):
-                if signal is not None and op.output is signal:
-                    hooks[op] = self._input_step
+            if part is not None:
+                hooks.update(self._input_hooks(part, input_node))
         senders = {s.output: model.spike_targets[r] for s, r in model.host2chip_senders.items()}
         if pre is not None:
             for op in _ops(pre, SimProcess, HostSendProcess):
                 hooks[op] = self._send_step(senders[op.process])
-        self.receivers = {}
         if post is not None:
             by_process = {
                 node.output: model.objs[probe]["out"]
@@ -128,6 +141,11 @@ class BatchedEmulator:
         self._where = self._locate_probes()
 
     # --- the hooks that replace nengo-loihi's host <-> chip nodes -------------
+
+    def _input_hooks(self, host_sim, input_node):
+        signal = host_sim.model.sig.get(input_node, {}).get("out")
+        return {op: self._input_step for op in _ops(host_sim, SimPyFunc)
+                if signal is not None and op.output is signal}
 
     def _input_step(self, op, signals, host):
         out = signals[op.output]
@@ -174,7 +192,7 @@ class BatchedEmulator:
     def _locate_probes(self):
         """nengo Probe → ("chip", LoihiProbe) or ("host_pre"/"host", BatchedHost)."""
         where = {}
-        for probe in self.sim.model.nengo_probes:
+        for probe in getattr(self.sim.model, "nengo_probes", ()):
             if probe in self.sim.model.chip2host_params:
                 continue
             where[probe] = ("chip", self.sim.model.objs[probe]["out"])
@@ -219,7 +237,8 @@ class BatchedEmulator:
             yield batch
 
     def _reset(self):
-        self.chip.reset()
+        if self.chip is not None:
+            self.chip.reset()
         for host in (self.host_pre, self.host):
             if host is not None:
                 host.reset()
@@ -240,9 +259,11 @@ class BatchedEmulator:
             if self.host_pre is not None:
                 self.host_pre.step()
                 recorders.record("host_pre", k)
-            self.chip.step()
-            recorders.record("chip", k)
-        self.chip.warn_overflows(slice(0, size))
+            if self.chip is not None:
+                self.chip.step()
+                recorders.record("chip", k)
+        if self.chip is not None:
+            self.chip.warn_overflows(slice(0, size))
         if self.host is not None:
             self._queues = {
                 probe: [(0, np.zeros((self.batch_size, probe.output_size)))]

@@ -9,11 +9,12 @@ operator's own ``make_step`` does, row by row:
 - elementwise operators (``Reset``, ``Copy``, ``ElementwiseInc``, neurons,
   ``LinearFilter`` synapses) compute exactly nengo's values; ``nengo.LIF`` runs
   through compiled kernels that are bit-equal to ``LIF.step`` (tested);
-- ``ConvInc`` calls nengo's own ``conv2d`` for each row, so its sums run in
-  nengo's order too;
-- ``DotInc`` and ``SparseDotInc`` multiply the whole batch at once: a sum over
-  more than one term may then be ordered differently by BLAS than nengo's
-  matrix-vector product, and differ in its last bits.
+- ``ConvInc`` calls nengo's own ``conv2d`` and ``DotInc`` numpy's ``dot`` for
+  each row, so their float sums run in nengo's order too and give its values
+  to the last bit (one matrix product over the batch could order them
+  differently);
+- ``SparseDotInc`` multiplies the whole batch at once (scipy sums each row's
+  terms in the same order either way).
 
 Only signals that some operator writes get a batch axis; constants stay shared.
 What cannot be batched exactly (stochastic neurons or processes, learning
@@ -267,9 +268,9 @@ def _matmul(A, X, x_batched):
     if X.ndim == 2 and A.shape[1] == 1:
         # a one-term sum is one product: elementwise, without BLAS's outer product
         return X[:, :1] * A[:, 0]
-    if X.ndim == 2:
-        return X @ A.T
-    return np.matmul(A, X)
+    # row by row, the very call nengo makes: a matrix product over the batch
+    # may order the sums differently (last-bit differences)
+    return np.stack([A.dot(x) for x in X])
 
 
 @builds(ops.DotInc)

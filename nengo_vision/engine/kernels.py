@@ -24,7 +24,7 @@ reordered.
 import numba
 import numpy as np
 
-_JIT = dict(nopython=True, nogil=True, cache=True)
+_JIT = dict(nogil=True, cache=True)
 
 
 @numba.njit(parallel=True, **_JIT)
