@@ -94,7 +94,7 @@ def run_shard(name, ctx_bytes, model_bytes, images, start):
     numba.set_num_threads(1)
     with tf.keras.utils.custom_object_scope(custom_objects()):
         model = pickle.loads(model_bytes)
-    ctx = replace(pickle.loads(ctx_bytes), model=model)
+    ctx = replace(pickle.loads(ctx_bytes), model=model, engine_threads=1)
     return start, get_backend(name).run(ctx, images)
 
 

@@ -1,6 +1,7 @@
 """The backend interface and registry."""
 
 import importlib
+import os
 import pkgutil
 from dataclasses import dataclass, field
 
@@ -54,6 +55,9 @@ class RunContext:
         Digits stepped at once by the batched engine (the ``loihi-emulator`` and
         ``nengo`` backends; memory grows with it: about 10 MB per digit for
         ``scnn_mnist``).
+    engine_threads : int
+        Threads of the batched engine, each stepping its own batches (default:
+        the cores this process may use).
     seed : int
         Seed of every simulator.
     progress : bool
@@ -70,6 +74,7 @@ class RunContext:
     synapse: object = 0.002
     batch_size: int = 50
     emulator_batch: int = 100
+    engine_threads: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
     seed: int = 0
     progress: bool = True
     log: object = print
@@ -253,3 +258,49 @@ class Collector:
             traces=traces, firing_rates=rates, spike_counts=self.counts,
             rasters=self.rasters, voltages=self.voltages, spiking=self.spiking, **kwargs,
         )
+
+
+def run_on_engine(ctx, sim, cn, images, bar, voltage_scale=1.0):
+    """Run ``images`` through a built simulator on the batched engine.
+
+    Parameters
+    ----------
+    ctx : RunContext
+    sim : nengo.Simulator or nengo_loihi.Simulator
+        Built from ``cn.net``, still open.
+    cn : conversion.ConvertedNetwork
+        The converted network (its input node, output, layer and voltage probes).
+    images : ndarray
+    bar : tqdm
+        Moved on by the digits done.
+    voltage_scale : float or ndarray
+        What the voltage probe's values are divided by (threshold units).
+
+    Returns
+    -------
+    Collector, ndarray
+        The counts and recordings, and the output traces ``(N, n_steps, K)``.
+    """
+    from ..engine import BatchedEmulator, run_in_threads
+
+    collect = Collector(ctx, cn.amplitudes, {n: l.size_out for n, l in cn.layers.items()},
+                        len(images))
+    layer_of = {p: n for n, p in cn.layer_probes.items()}
+    full = [cn.output] + ([cn.voltage_probe] if cn.voltage_probe else [])
+    counts = {p: ctx.record.raster.get(n) for n, p in cn.layer_probes.items()}
+    traces = np.zeros((len(images), ctx.n_steps, cn.output.size_in))
+    size = min(ctx.emulator_batch, len(images))
+    n_threads = max(1, min(ctx.engine_threads, -(-len(images) // size)))
+    engines = [BatchedEmulator(sim, cn.input, batch_size=size) for _ in range(n_threads)]
+    flat = images.reshape(len(images), -1)
+    for batch in run_in_threads(engines, flat, ctx.n_steps, full=full, counts=counts,
+                                progress=bar.update):
+        traces[batch.start : batch.start + batch.size] = batch.data[cn.output]
+        voltages = batch.data.get(cn.voltage_probe)
+        collect.add_counts(
+            batch.start,
+            {layer_of[p]: c for p, c in batch.counts.items()},
+            {layer_of[p]: r for p, r in batch.rasters.items()},
+            None if voltages is None else voltages / voltage_scale,
+        )
+    return collect, traces

@@ -22,7 +22,7 @@ import numpy as np
 from ..conversion import convert
 from ..errors import UsageError
 from ..partition import describe, partition, resource_report
-from .base import Backend, Collector, register_backend
+from .base import Backend, Collector, register_backend, run_on_engine
 
 
 def reset_neuron_state(sim):
@@ -156,30 +156,12 @@ class LoihiEmulatorBackend(Backend):
     needs_chip = True
 
     def run(self, ctx, images):
-        from ..engine import BatchedEmulator
-
         sim, cn, report, _ = build_simulator(ctx, "sim")
         log_placement(ctx, self.name, report)
-        sizes = {n: l.size_out for n, l in cn.layers.items()}
-        collect = Collector(ctx, cn.amplitudes, sizes, len(images))
-        v_scale = voltage_scale(sim, cn.voltage_probe)
-        layer_of = {p: n for n, p in cn.layer_probes.items()}
-        full = [cn.output] + ([cn.voltage_probe] if cn.voltage_probe else [])
-        counts = {p: ctx.record.raster.get(n) for n, p in cn.layer_probes.items()}
-        traces = np.zeros((len(images), ctx.n_steps, cn.output.size_in))
         with sim, self.progress(ctx, len(images)) as bar:
-            engine = BatchedEmulator(sim, cn.input, batch_size=min(ctx.emulator_batch, len(images)))
-            flat = images.reshape(len(images), -1)
-            for batch in engine.run(flat, ctx.n_steps, full=full, counts=counts,
-                                    progress=bar.update):
-                traces[batch.start : batch.start + batch.size] = batch.data[cn.output]
-                voltages = batch.data.get(cn.voltage_probe)
-                collect.add_counts(
-                    batch.start,
-                    {layer_of[p]: c for p, c in batch.counts.items()},
-                    {layer_of[p]: r for p, r in batch.rasters.items()},
-                    None if voltages is None else voltages / v_scale,
-                )
+            collect, traces = run_on_engine(
+                ctx, sim, cn, images, bar, voltage_scale(sim, cn.voltage_probe)
+            )
         return collect.result(traces, placement=report)
 
 
@@ -188,7 +170,7 @@ class NengoLoihiEmulatorBackend(Backend):
     """The network on nengo-loihi's own emulator of the chip, one digit at a time."""
 
     name = "nengo-loihi-emulator"
-    description = "nengo-loihi's own emulator, one digit at a time (the reference)"
+    description = "nengo-loihi's own emulator, one digit at a time: the reference"
     rank = 4.5
     target = "sim"
     needs_chip = True

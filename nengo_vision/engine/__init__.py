@@ -11,7 +11,7 @@ steps many inputs at once, with the same integer arithmetic in the same order:
 - :mod:`.emulator`: the three parts wired as nengo-loihi wires them.
 """
 
-from .emulator import Batch, BatchedEmulator
+from .emulator import Batch, BatchedEmulator, run_in_threads
 from .host import BatchedHost, EngineError
 
-__all__ = ["Batch", "BatchedEmulator", "BatchedHost", "EngineError"]
+__all__ = ["Batch", "BatchedEmulator", "BatchedHost", "EngineError", "run_in_threads"]

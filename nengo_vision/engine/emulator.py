@@ -391,3 +391,56 @@ def _filtered(loihi_probe, data, dt):
 
     # a fresh filter per input: every input starts from rest
     return ProbeFilter(dt)(loihi_probe, data)
+
+
+def run_in_threads(engines, inputs, n_steps, full=(), counts=None, progress=None):
+    """:meth:`BatchedEmulator.run` with the batches shared among ``engines``, one
+    thread each; yields each :class:`Batch` as it is done (not in order).
+
+    Every engine must be built from the same simulator with the same batch size.
+    Each thread runs the compiled loops on one core (numba's thread count is
+    per thread) and numpy releases the interpreter lock on large arrays, so
+    the host's numpy operators run in parallel too, which they do not inside
+    one engine. Every input starts from rest in any engine, so the values are
+    those of one engine running all batches.
+    """
+    import queue
+    import threading
+
+    import numba
+
+    size = engines[0].batch_size
+    starts = list(range(0, len(inputs), size))
+    results = queue.Queue()
+
+    def work(engine, mine):
+        try:
+            numba.set_num_threads(1)
+            for start in mine:
+                for batch in engine.run(inputs[start : start + size], n_steps, full, counts):
+                    batch.start += start
+                    results.put(batch)
+        except BaseException as e:  # handed to the caller's thread
+            results.put(e)
+        finally:
+            results.put(None)
+
+    threads = [
+        threading.Thread(target=work, args=(engine, starts[k :: len(engines)]), daemon=True)
+        for k, engine in enumerate(engines)
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    while running:
+        item = results.get()
+        if item is None:
+            running -= 1
+        elif isinstance(item, BaseException):
+            raise item
+        else:
+            if progress is not None:
+                progress(item.size)
+            yield item
+    for thread in threads:
+        thread.join()
