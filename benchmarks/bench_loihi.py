@@ -10,7 +10,9 @@ calibrates its firing rates (toward 80 Hz by default), and measures:
   the same class;
 - firing rates per layer, the placement on the chip, and wall times.
 
-Configurations:
+Each configuration is a :class:`nengo_vision.Config` (``neuron`` and
+``target_rate``) run through the pipeline's stages (``load_data``, ``train``,
+which calibrates, and ``evaluate``):
 
 ========== ===================================================================
 lif        trained through nengo.LIF's rate curve (the pipeline's default)
@@ -20,11 +22,12 @@ lif-cal    ``lif``, then calibrated likewise
 ========== ===================================================================
 
 Writes ``benchmarks/results/loihi_<config>.json``; ``--table`` prints the
-README's table from the files there. ``--sweep HZ,HZ,...`` calibrates the same
-trained weights toward each target rate in turn and measures only Keras and
-NengoDL-Loihi (fast), appending to ``results/loihi_target_sweep.jsonl``: that
-is how the default target was chosen. Example (2,000 digits: about 40 minutes
-per configuration on one core)::
+README's table from the files there (both in ``--out`` if given).
+``--sweep HZ,HZ,...`` calibrates the same trained weights toward each target
+rate in turn and measures only Keras and NengoDL-Loihi (fast), on the first
+``--n-test`` digits, appending to ``results/loihi_target_sweep.jsonl``: that is
+how the default target was chosen. Example (all 10,000 digits: about 12
+minutes per configuration on 2 cores with the weights cached, most of it NengoDL)::
 
     NENGO_VISION_DATA=../shared/data python benchmarks/bench_loihi.py --config loihi-cal
     python benchmarks/bench_loihi.py --table
@@ -34,140 +37,123 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import nengo_vision as nv  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SETTING = nv.Config.settings()
+#: configuration → (neuron, calibrated)
 CONFIGS = {
     "lif": ("lif", False),
     "loihi": ("loihi", False),
     "loihi-cal": ("loihi", True),
     "lif-cal": ("lif", True),
 }
+#: Keras runs every test digit; the spiking backends the first --n-test
+N_KERAS = 10000
 
 
-def trained_model(args, neuron, target_hz):
-    """The cached trained ``scnn_mnist``, calibrated toward ``target_hz`` if given.
-
-    Returns ``(model, train_info, calibration_or_None, data)``.
-    """
-    from nengo_vision import defaults
-    from nengo_vision.calibration import calibrate
-    from nengo_vision.data import load_mnist
-    from nengo_vision.models import get_model
-    from nengo_vision.neurons import ACTIVATIONS
-    from nengo_vision.training import train
-
-    (x_train, y_train), test = load_mnist(args.data_dir)
-    activation = ACTIVATIONS[neuron](gain=defaults.GAIN, amplitude=defaults.AMPLITUDE)
-    model, info = train(
-        get_model("scnn_mnist"), activation, x_train, y_train, epochs=args.epochs,
-        seed=args.seed, cache_dir=args.cache_dir, augment=defaults.AUGMENT,
-        lr_decay=True,
+def base_config(args, neuron, backends, n_test, digits):
+    return nv.Config(
+        model="scnn_mnist", neuron=neuron, epochs=args.epochs, seed=args.seed,
+        n_train=args.n_train, n_steps=args.n_steps, backends=backends, n_test=n_test,
+        digits=digits, data_dir=args.data_dir, cache_dir=args.cache_dir,
     )
-    calibration = None
-    if target_hz:
-        calibration = calibrate(
-            model, x_train, y_train, target_hz, info["cache"],
-            augment=defaults.AUGMENT, seed=args.seed,
-        )
-    return model, info, calibration, test
 
 
 def measure(args):
-    import nengo
     import numpy as np
 
-    from nengo_vision import defaults
     from nengo_vision._io import write_text
-    from nengo_vision.backends import RunContext, get_backend
-    from nengo_vision.calibration import describe
     from nengo_vision.harness import predictions
+    from nengo_vision.result import machine
 
     neuron, calibrated = CONFIGS[args.config]
-    model, info, calibration, (x_test, y_test) = trained_model(
-        args, neuron, args.target_rate if calibrated else None
-    )
-    if calibration:
-        print("\n".join(describe(calibration)), flush=True)
+    n = args.n_test
+    spiking = ("nengo-dl-loihi", "loihi-emulator")
+    config = base_config(args, neuron, ["keras", *spiking], max(N_KERAS, n),
+                         {name: n for name in spiking})
+    config.target_rate = args.target_rate if calibrated else None
+    config.progress = sys.stderr.isatty()
+    config.check()
+    data = nv.pipeline.load_data(config)
+    model, training = nv.pipeline.train(config, data)  # calibrates, and says how
+    result = nv.pipeline.evaluate(config, model, data, training)
 
-    synapse = nengo.Lowpass(defaults.OUTPUT_SYNAPSE)
-    ctx = RunContext(model=model, n_steps=args.n_steps, seed=args.seed)
-    parts, preds = {}, {}
-    for name, n in (("keras", 10000), ("nengo-dl-loihi", args.n_test),
-                    ("loihi-emulator", args.n_test)):
-        start = time.perf_counter()
-        run = get_backend(name).run(ctx, x_test[:n])
-        seconds = time.perf_counter() - start
-        preds[name] = predictions(run.traces, synapse)
+    parts = {}
+    for name, b in result.backends.items():
+        run = b.run
         parts[name] = dict(
-            n_test=n,
-            accuracy=float(np.mean(preds[name] == y_test[:n])),
-            seconds=round(seconds, 1),
+            n_test=b.n_test,
+            accuracy=b.accuracy,
+            seconds=round(run.seconds, 1),
             firing_rates={k: round(v, 2) for k, v in run.firing_rates.items()},
         )
         if run.placement:
             parts[name]["placement"] = run.placement
-        print(f"{name}: {parts[name]['accuracy']:.2%} on {n} ({seconds:.0f} s)", flush=True)
-    n = args.n_test
-    parts["keras"]["accuracy_first_n_test"] = float(np.mean(preds["keras"][:n] == y_test[:n]))
-    agree = float(np.mean(preds["loihi-emulator"] == preds["nengo-dl-loihi"]))
+        print(f"{name}: {b.accuracy:.2%} on {b.n_test} ({run.seconds:.0f} s)", flush=True)
+    keras = predictions(result.backends["keras"].run.traces[:n], result.output_filter)
+    parts["keras"]["accuracy_first_n_test"] = float(np.mean(keras == data.labels[:n]))
+    agree = result.comparison.agreement["loihi-emulator"]["nengo-dl-loihi"]
     results = dict(
-        config=args.config, neuron=neuron, calibration=calibration,
-        epochs=args.epochs, seed=args.seed, n_steps=args.n_steps,
-        output_synapse=defaults.OUTPUT_SYNAPSE, synapse=ctx.synapse,
-        training=dict(cached=info["cached"], seconds=round(info["seconds"], 1)),
+        config=args.config, neuron=neuron, calibration=result.calibration,
+        epochs=config.epochs, seed=config.seed, n_steps=config.n_steps,
+        output_synapse=config.output_synapse, synapse=config.synapse,
+        training=dict(cached=training["cached"], seconds=training["seconds"]),
+        **({} if args.n_train is None else dict(n_train=args.n_train)),
         backends=parts, emulator_agrees_with_nengo_dl_loihi=agree,
         date=datetime.date.today().isoformat(),
-        machine=f"{platform.machine()}, {os.cpu_count()} cores, "
-                f"Python {platform.python_version()}",
+        machine=machine(),
     )
-    out = HERE / "results" / f"loihi_{args.config}.json"
+    out = Path(args.out) / f"loihi_{args.config}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, json.dumps(results, indent=1) + "\n")
     print(f"agreement emulator / nengo-dl-loihi: {agree:.2%}; wrote {out}")
 
 
 def sweep(args):
-    import nengo
-    import numpy as np
-
-    from nengo_vision import defaults
-    from nengo_vision.backends import RunContext, get_backend
-    from nengo_vision.harness import predictions
-
     neuron, _ = CONFIGS[args.config or "loihi-cal"]
-    synapse = nengo.Lowpass(defaults.OUTPUT_SYNAPSE)
-    out = HERE / "results" / "loihi_target_sweep.jsonl"
-    for target in [None] + [float(t) for t in args.sweep.split(",")]:
-        model, _, calibration, (x_test, y_test) = trained_model(args, neuron, target)
-        ctx = RunContext(model=model, n_steps=args.n_steps, seed=args.seed, progress=False)
-        line = dict(neuron=neuron, target_hz=target, epochs=args.epochs, n_test=args.n_test,
-                    date=datetime.date.today().isoformat())
+    targets = [SETTING["target_rate"].parse(t) for t in args.sweep.split(",")]
+    config = base_config(args, neuron, ["keras", "nengo-dl-loihi"], args.n_test,
+                         {"nengo-dl-loihi": args.n_test})
+    config.progress = False
+    config.check()
+    data = nv.pipeline.load_data(config)
+    out = Path(args.out) / "loihi_target_sweep.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for target in [None] + targets:
+        # the same cached weights each time, calibrated toward this target
+        calibrated = config.replace(target_rate=target)
+        model, training = nv.pipeline.train(calibrated, data)
+        result = nv.pipeline.evaluate(calibrated, model, data, training)
+        calibration = result.calibration
+        line = dict(neuron=neuron, target_hz=target, epochs=config.epochs,
+                    n_test=config.n_test, date=datetime.date.today().isoformat())
         if calibration:
             line["scales"] = calibration["scales"]
             line["rates_after"] = {n: s["mean_hz"] for n, s in calibration["after"].items()}
             line["saturated_after"] = {n: s["saturated"] for n, s in calibration["after"].items()}
-        for name in ("keras", "nengo-dl-loihi"):
-            run = get_backend(name).run(ctx, x_test[: args.n_test])
-            line[name] = float(np.mean(predictions(run.traces, synapse) == y_test[: args.n_test]))
-            line[f"{name}_rates"] = {k: round(v, 1) for k, v in run.firing_rates.items()}
+        for name, b in result.backends.items():
+            line[name] = b.accuracy
+            line[f"{name}_rates"] = {k: round(v, 1) for k, v in b.run.firing_rates.items()}
         print(json.dumps(line), flush=True)
         with open(out, "a") as f:
             f.write(json.dumps(line) + "\n")
 
 
-def table():
+def table(folder=RESULTS):
     rows = [
         "| configuration | Keras: all 10,000 / first N | NengoDL-Loihi | emulator | agree | "
         "rates conv0/1/2 (emulator, Hz) | emulator time |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for config in CONFIGS:
-        path = HERE / "results" / f"loihi_{config}.json"
+        path = Path(folder) / f"loihi_{config}.json"
         if not path.exists():
             continue
         r = json.loads(path.read_text())
@@ -179,7 +165,7 @@ def table():
             f"{b['keras']['accuracy_first_n_test']:.2%} | "
             f"{b['nengo-dl-loihi']['accuracy']:.2%} | **{emu['accuracy']:.2%}** "
             f"(first {emu['n_test']}) | {r['emulator_agrees_with_nengo_dl_loihi']:.2%} | "
-            f"{rates} | {emu['seconds'] / 60:.0f} min |"
+            f"{rates} | {emu['seconds']:.0f} s |"
         )
     print("\n".join(rows))
 
@@ -189,22 +175,31 @@ def main():
     parser.add_argument("--config", choices=list(CONFIGS))
     parser.add_argument("--table", action="store_true", help="print the README table")
     parser.add_argument("--sweep", metavar="HZ,HZ", help="target rates to compare")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--target-rate", type=float, default=80.0)
-    parser.add_argument("--n-test", type=int, default=2000)
-    parser.add_argument("--n-steps", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=SETTING["epochs"].parse, default=20)
+    parser.add_argument("--n-train", type=SETTING["n_train"].parse, default=None,
+                        help="train on the first N training digits (default: all)")
+    parser.add_argument("--target-rate", type=SETTING["target_rate"].parse, default=80.0)
+    parser.add_argument("--n-test", type=SETTING["n_test"].parse, default=10000)
+    parser.add_argument("--n-steps", type=SETTING["n_steps"].parse, default=30)
+    parser.add_argument("--seed", type=SETTING["seed"].parse, default=0)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--out", default=str(RESULTS),
+                        help="folder of the results files, written and read by --table "
+                             "(default: %(default)s)")
     args = parser.parse_args()
-    if args.table:
-        table()
-    elif args.sweep:
-        sweep(args)
-    elif args.config:
-        measure(args)
-    else:
-        parser.error("give --config or --table")
+    try:
+        if args.table:
+            table(args.out)
+        elif args.sweep:
+            sweep(args)
+        elif args.config:
+            measure(args)
+        else:
+            parser.error("give --config or --table")
+    except nv.NengoVisionError as e:
+        print(f"bench_loihi: error: {e}", file=sys.stderr)
+        return e.exit_status
     return 0
 
 

@@ -8,9 +8,14 @@ learning-rate decay and rate penalty, then measures, at 30 steps by default:
 - optionally the Loihi emulator on the first ``--n-emulator``;
 - mean firing rates per layer, and wall times.
 
-Each run appends one JSON line to ``benchmarks/results/operating_range.jsonl``;
-the table in ``nengo_vision/defaults.py`` comes from those lines. Example (about
-8 minutes on 2 cores)::
+The setting is a :class:`nengo_vision.Config` (``--rate-target`` is its
+``rate_penalty``, whose weight is ``defaults.RATE_WEIGHT``; ``--readout`` its
+``output_synapse``; ``--n-nengo-dl`` and ``--n-emulator`` its ``digits``), run
+through the pipeline's stages: ``load_data``, ``train`` (cached) and ``evaluate``.
+
+Each run appends one JSON line to ``benchmarks/results/operating_range.jsonl``
+(or ``--out``); the table in ``nengo_vision/defaults.py`` comes from those
+lines. Example (about 8 minutes on 2 cores)::
 
     NENGO_VISION_DATA=../shared/data python benchmarks/bench_operating_range.py \\
         --gain 10 --amplitude 0.002 --augment 2 --lr-decay
@@ -20,88 +25,83 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import nengo  # noqa: E402
-import numpy as np  # noqa: E402
-
-from nengo_vision.backends import RunContext, get_backend  # noqa: E402
-from nengo_vision.data import load_mnist  # noqa: E402
-from nengo_vision.harness import predictions  # noqa: E402
-from nengo_vision.models import get_model  # noqa: E402
-from nengo_vision.neurons import LIFActivation  # noqa: E402
-from nengo_vision.training import train  # noqa: E402
+import nengo_vision as nv  # noqa: E402
+from nengo_vision import defaults  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+SETTING = nv.Config.settings()
+#: Keras runs every test digit
+N_TEST = 10000
 
 
-def main():
+def parse():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--gain", type=float, default=3.0)
-    parser.add_argument("--amplitude", type=float, default=0.01)
-    parser.add_argument("--augment", type=int, default=0)
+    parser.add_argument("--gain", type=SETTING["gain"].parse, default=3.0)
+    parser.add_argument("--amplitude", type=SETTING["amplitude"].parse, default=0.01)
+    parser.add_argument("--augment", type=SETTING["augment"].parse, default=0)
     parser.add_argument("--lr-decay", action="store_true")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--n-train", type=int, default=None)
+    parser.add_argument("--epochs", type=SETTING["epochs"].parse, default=10)
+    parser.add_argument("--n-train", type=SETTING["n_train"].parse, default=None)
     parser.add_argument("--rate-target", type=float, default=0.0, help="Hz; 0: no penalty")
-    parser.add_argument("--rate-weight", type=float, default=0.01)
-    parser.add_argument("--n-steps", type=int, default=30)
-    parser.add_argument("--synapse", type=float, default=0.002)
-    parser.add_argument("--readout", type=float, default=0.02, help="output filter (s)")
-    parser.add_argument("--n-nengo-dl", type=int, default=2000)
-    parser.add_argument("--n-emulator", type=int, default=0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-steps", type=SETTING["n_steps"].parse, default=30)
+    parser.add_argument("--synapse", type=SETTING["synapse"].parse, default=0.002)
+    parser.add_argument("--readout", type=SETTING["output_synapse"].parse, default=0.02,
+                        help="output filter (s)")
+    parser.add_argument("--n-nengo-dl", type=SETTING["n_test"].parse, default=2000)
+    parser.add_argument("--n-emulator", type=int, default=0, help="0: no emulator run")
+    parser.add_argument("--seed", type=SETTING["seed"].parse, default=0)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--out", default=str(HERE / "results" / "operating_range.jsonl"))
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    (x_train, y_train), (x_test, y_test) = load_mnist(args.data_dir)
-    if args.n_train:
-        x_train, y_train = x_train[: args.n_train], y_train[: args.n_train]
-    activation = LIFActivation(gain=args.gain, amplitude=args.amplitude)
-    start = time.perf_counter()
-    model, info = train(
-        get_model("scnn_mnist"), activation, x_train, y_train, epochs=args.epochs,
-        seed=args.seed, cache_dir=args.cache_dir, augment=args.augment,
-        lr_decay=args.lr_decay,
-        rate_target=(args.rate_target, args.rate_weight) if args.rate_target else None,
-    )
-    result = dict(
-        vars(args), date=datetime.date.today().isoformat(),
-        machine=f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        train_seconds=round(time.perf_counter() - start),
-        train_accuracy=info["history"].get("accuracy", [None])[-1],
-    )
-    ctx = RunContext(
-        model=model, n_steps=args.n_steps, synapse=args.synapse,
-        batch_size=100, seed=args.seed, progress=False,
-    )
-    readout = nengo.Lowpass(args.readout)
-    preds = {}
-    for name, n in (("keras", 10000), ("nengo-dl", args.n_nengo_dl),
-                    ("loihi-emulator", args.n_emulator)):
-        if not n:
-            continue
-        start = time.perf_counter()
-        run = get_backend(name).run(ctx, x_test[:n])
-        preds[name] = predictions(run.traces, readout)
-        result[name] = dict(
-            accuracy=float(np.mean(preds[name] == y_test[:n])),
-            seconds=round(time.perf_counter() - start),
-            firing_rates={k: round(v, 1) for k, v in run.firing_rates.items()},
-        )
-    n = args.n_nengo_dl
-    result["keras"]["accuracy_on_nengo_dl_digits"] = float(np.mean(preds["keras"][:n] == y_test[:n]))
+
+def main():
+    import numpy as np
+
+    from nengo_vision.harness import predictions
+    from nengo_vision.result import machine
+
+    args = parse()
+    digits = {"nengo-dl": args.n_nengo_dl}
     if args.n_emulator:
-        m = args.n_emulator
-        result["emulator_agrees_with_nengo_dl"] = float(
-            np.mean(preds["loihi-emulator"] == preds["nengo-dl"][:m])
+        digits["loihi-emulator"] = args.n_emulator
+    config = nv.Config(
+        model="scnn_mnist", gain=args.gain, amplitude=args.amplitude, augment=args.augment,
+        lr_decay=args.lr_decay, epochs=args.epochs, n_train=args.n_train,
+        rate_penalty=args.rate_target or None, n_steps=args.n_steps, synapse=args.synapse,
+        output_synapse=args.readout, seed=args.seed, batch_size=100, progress=False,
+        backends=["keras", *digits], n_test=N_TEST, digits=digits,
+        data_dir=args.data_dir, cache_dir=args.cache_dir,
+    ).check()
+    data = nv.pipeline.load_data(config)
+    start = time.perf_counter()
+    model, training = nv.pipeline.train(config, data)
+    result = dict(
+        vars(args), rate_weight=defaults.RATE_WEIGHT, date=datetime.date.today().isoformat(),
+        machine=machine(),
+        train_seconds=round(time.perf_counter() - start),
+        train_accuracy=training["history"].get("accuracy", [None])[-1],
+    )
+    evaluated = nv.pipeline.evaluate(config, model, data, training)
+    for name, b in evaluated.backends.items():
+        result[name] = dict(
+            accuracy=b.accuracy,
+            seconds=round(b.run.seconds),
+            firing_rates={k: round(v, 1) for k, v in b.run.firing_rates.items()},
         )
+    n = evaluated.backends["nengo-dl"].n_test
+    keras = predictions(evaluated.backends["keras"].run.traces[:n], evaluated.output_filter)
+    result["keras"]["accuracy_on_nengo_dl_digits"] = float(np.mean(keras == data.labels[:n]))
+    if args.n_emulator:
+        # on the digits both ran
+        result["emulator_agrees_with_nengo_dl"] = (
+            evaluated.comparison.agreement["loihi-emulator"]["nengo-dl"])
     print(json.dumps(result), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,27 @@ def atomic_path(path):
         raise
 
 
+def check_writable(folder, label):
+    """ConfigError now, before any slow work, if ``folder`` cannot be created or
+    written; ``label`` names it in the message (``--out``, ``cache_dir``)."""
+    from .errors import ConfigError
+
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{label} {folder} is a file; give a folder")
+    parent = folder
+    while not parent.exists():
+        parent = parent.parent
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise ConfigError(
+            f"cannot write to {label} {folder} ({e.strerror or type(e).__name__}); "
+            f"choose a writable folder"
+        ) from None
+
+
 def write_text(path, text):
     """Write ``text`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

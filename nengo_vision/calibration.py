@@ -14,14 +14,15 @@ gives each layer its own scale ``s``. A layer is scaled as
 ``s``, output divided by ``s``), and its bias moves so that the current *above
 threshold*, ``J - 1``, is what grows by ``s``: the threshold stays where it was,
 and the rate each neuron will fire at is known exactly from the measured
-currents and the neuron's own rate curve. The scale is the one whose mean rate
-is nearest ``target_hz`` among those at which no more than 1 % of the layer's
-active rates reach 90 % of the ceiling. Between threshold and saturation an
-LIF neuron's rate grows roughly, not exactly, in proportion to ``J - 1`` (the
-curve is concave, then flattens at the ceiling), so the scaled layer passes on
-values close to the old ones with about ``s`` times the spikes; a short
-fine-tuning through the scaled rate curves absorbs the difference, so that the
-ANN again computes exactly what the spiking network does on average.
+currents and the neuron's own rate curve. A layer without a bias has nowhere to
+hold that shift, so it is refused (:func:`check_biases`). The scale is the one
+whose mean rate is nearest ``target_hz`` among those at which no more than 1 %
+of the layer's active rates reach 90 % of the ceiling. Between threshold and
+saturation an LIF neuron's rate grows roughly, not exactly, in proportion to
+``J - 1`` (the curve is concave, then flattens at the ceiling), so the scaled
+layer passes on values close to the old ones with about ``s`` times the spikes;
+a short fine-tuning through the scaled rate curves absorbs the difference, so
+that the ANN again computes exactly what the spiking network does on average.
 """
 
 import hashlib
@@ -32,17 +33,19 @@ import numpy as np
 import tensorflow as tf
 
 from .conversion import layer_activations
-from .training import LR, fit, load_weights, save_weights
+# HEADROOM: a rate at this fraction of the ceiling or above is saturated (it
+# hardly follows the input any more); MAX_SATURATED: the most of a layer's
+# active rates allowed there
+from .defaults import HEADROOM, MAX_SATURATED, TRAIN_BATCH_SIZE
+from .errors import ModelError
+from .training import LR, data_digest, fit, load_weights, save_weights
 
-#: a rate at this fraction of the neuron's ceiling or above counts as
-#: saturated: there the rate hardly follows the input any more
-HEADROOM = 0.9
 #: scales are kept within [1 / MAX_SCALE, MAX_SCALE]: a layer silent on the
 #: calibration digits is not blown up without bound
 MAX_SCALE = 8.0
 #: fine-tuning after scaling: its learning rate, a tenth of training's
 FINE_TUNE_LR = LR / 10
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2  # 2: weights cached by layer name, data in the key
 
 
 class _Recorder:
@@ -124,8 +127,6 @@ def rate_stats(rates, max_rate):
 
 #: scales tried, from 1 / MAX_SCALE to MAX_SCALE, 16 per octave
 SCALES = MAX_SCALE ** np.linspace(-1, 1, 6 * 16 + 1)
-#: most of a layer's active rates allowed at HEADROOM of the ceiling or above
-MAX_SATURATED = 0.01
 
 
 def choose_scale(activation, currents, target_hz, max_samples=200_000, seed=0):
@@ -152,13 +153,54 @@ def choose_scale(activation, currents, target_hz, max_samples=200_000, seed=0):
     return float(best)
 
 
+def check_biases(model, names=None):
+    """Refuse, in one line, neuron layers whose rates cannot be scaled: those without a bias.
+
+    Scaling a layer by ``s`` multiplies its input current ``J = gain * W x`` by
+    ``s``; only a bias can then take ``s - 1`` off again so that ``J - 1``, not
+    ``J``, grows by ``s`` (:func:`apply_scales`). Without one, the neuron's
+    threshold would move from ``J = 1`` to ``J = 1 / s``: for ``s > 1`` inputs
+    that left it silent would make it fire, and the rates chosen from the
+    measured currents would be wrong. Nothing in the layer can hold that offset
+    instead, so such a layer is refused rather than scaled.
+
+    Parameters
+    ----------
+    model : tf.keras.Model
+        A model with neuron layers.
+    names : iterable of str, optional
+        The layers to check (default: every neuron layer).
+
+    Raises
+    ------
+    ModelError
+        Naming every layer without a bias.
+    """
+    names = list(layer_activations(model) if names is None else names)
+    unbiased = [n for n in names if not getattr(model.get_layer(n), "use_bias", False)]
+    if unbiased:
+        raise ModelError(
+            f"cannot calibrate firing rates of {', '.join(unbiased)}: scaling a layer "
+            f"without a bias (use_bias=False) would move its neurons' threshold; give "
+            f"{'it' if len(unbiased) == 1 else 'them'} use_bias=True, or run without "
+            f"--target-rate"
+        )
+
+
 def apply_scales(model, scales):
     """Give each layer its scaled activation and move its bias (in place).
 
     The bias moves by ``-(s - 1) / (gain * s)``, so that the current above
     threshold, ``gain * (W x + b) - 1``, is multiplied by ``s``: the neuron
     still starts firing for the same inputs.
+
+    Raises
+    ------
+    ModelError
+        If a layer to scale (``s != 1``) has no bias (:func:`check_biases`);
+        then no layer is changed.
     """
+    check_biases(model, [name for name, scale in scales.items() if scale != 1])
     for name, scale in scales.items():
         layer = model.get_layer(name)
         act = layer.activation
@@ -181,7 +223,7 @@ def calibrate(
     base_cache,
     n_measure=2000,
     epochs=1,
-    batch_size=64,
+    batch_size=TRAIN_BATCH_SIZE,
     augment=0,
     seed=0,
     retrain=False,
@@ -211,7 +253,14 @@ def calibrate(
     dict
         ``target_hz``, ``scales`` (layer → s), ``before`` and ``after`` (layer →
         :func:`rate_stats`), ``fine_tune`` (epochs, seconds, cached, cache).
+
+    Raises
+    ------
+    ModelError
+        If a neuron layer has no bias (:func:`check_biases`), before ``model``
+        is changed.
     """
+    check_biases(model)  # before anything is measured or changed
     measure = x_train[:n_measure]
     activations = layer_activations(model)
     currents = layer_currents(model, measure)
@@ -233,6 +282,8 @@ def calibrate(
         max_saturated=MAX_SATURATED,
         n_train=len(x_train), batch_size=batch_size, augment=augment, seed=seed,
         lr=FINE_TUNE_LR, version=CALIBRATION_VERSION,
+        # the digits measured on and fine-tuned on need not be those trained on
+        data=data_digest(x_train, y_train),
     )
     path = _cache_path(base_cache, key)
     tune = dict(epochs=epochs, seconds=0.0, cached=False, cache=str(path))

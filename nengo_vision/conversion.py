@@ -9,7 +9,7 @@
   ``Sparse`` transform from host to chip, while Loihi compartments have biases of
   their own. For inference the two are the same network;
 - a probe on every neuron layer and on the output, none of them filtered: the
-  readout filter is applied afterwards, per image (see :func:`readout`).
+  readout filter is applied afterwards, per image (see :func:`.metrics.readout`).
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +18,7 @@ import nengo
 import numpy as np
 
 from ._quiet import import_nengo_dl
-from .errors import UsageError
+from .errors import ModelError
 from .neurons import LoihiLIFActivation, is_neuron_activation
 
 nengo_dl = import_nengo_dl()
@@ -220,7 +220,7 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
     """
     activations = layer_activations(model)
     if not activations:
-        raise UsageError(
+        raise ModelError(
             f"model {model.name} has no neuron layers (no layer uses a LIF rate "
             f"activation); nothing would run as spiking neurons"
         )
@@ -240,7 +240,7 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
             synapse=synapse,
         )
     except (TypeError, ValueError) as e:
-        raise UsageError(f"cannot convert {model.name}: {e}") from None
+        raise ModelError(f"cannot convert {model.name}: {e}") from None
 
     with converter.net:
         fold_biases(converter.net, exclude=set(converter.inputs.values()))
@@ -257,7 +257,7 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
         if voltage is not None and spiking:
             name, indices = voltage
             if name not in layers:
-                raise UsageError(
+                raise ModelError(
                     f"cannot probe voltages of {name!r}: not a neuron layer "
                     f"(neuron layers: {', '.join(layers)})"
                 )
@@ -283,13 +283,3 @@ def tile_images(images, n_steps):
     """Repeat each image for ``n_steps`` steps: ``(N, ...)`` → ``(N, n_steps, D)``."""
     flat = np.reshape(images, (len(images), 1, -1))
     return np.tile(flat, (1, n_steps, 1))
-
-
-def readout(traces, synapse, dt=0.001):
-    """Filter per-step output traces ``(N, n_steps, K)`` with ``synapse``, per image.
-
-    Each image's filter starts from zero, as the network's state does.
-    """
-    if synapse is None:
-        return np.asarray(traces)
-    return synapse.filt(np.asarray(traces, dtype=float), dt=dt, axis=1, y0=0)

@@ -11,13 +11,15 @@ Loihi energy estimate.
 import threading
 import time
 
-import nengo
 import numpy as np
 
 from . import metrics, operations
 from .backends import get_backend
 from .backends.base import Recording
 from .conversion import neuron_layers
+from .result import (
+    BackendResult, Comparison, Energy, Latency, Operations, Placement, TraceError,
+)
 
 #: Neurons per layer in the spike rasters (as in seeds/003's figures).
 RASTER_NEURONS = 50
@@ -176,10 +178,9 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
 
     Returns
     -------
-    dict
-        ``backends`` (per backend), ``agreement`` and ``shared_digits`` (per pair,
-        on the digits both ran), ``reference``, ``readout_rules``, ``energy``,
-        ``operations`` — plain JSON types only.
+    Comparison
+        Per backend a :class:`.BackendResult`; agreement and shared digits per
+        pair (on the digits both ran); the readout rules; operation counts.
     """
     names = list(runs)
     reference = reference or names[0]
@@ -192,64 +193,64 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
             unknown[layer] = str(e)
     macs = operations.ann_macs(model)
 
-    summary, final_predictions = {}, {}
-    all_labels = labels
+    results, final_predictions = {}, {}
     for name, run in runs.items():
         n = len(run.traces)
-        labels = all_labels[:n]
+        truth = labels[:n]
         steps = metrics.predictions_by_step(run.traces, output_synapse, dt)
         final_predictions[name] = steps[:, -1]
-        latency = metrics.latency_steps(steps, labels)
-        confusion = metrics.confusion_matrix(labels, steps[:, -1], n_classes)
+        latency = metrics.latency_steps(steps, truth)
+        confusion = metrics.confusion_matrix(truth, steps[:, -1], n_classes)
         rules = metrics.readout_predictions(run.traces, last_k, output_synapse, dt)
-        s = dict(
-            accuracy=float(np.mean(steps[:, -1] == labels)),
-            n_test=n,
-            seconds=round(run.seconds, 2),
-            peak_memory_mb=round(run.peak_memory / 2**20, 1),
-            spiking=run.spiking,
-            accuracy_by_step=[float(a) for a in metrics.step_accuracy(steps, labels)],
-            latency=dict(
-                mean_steps=_finite_mean(latency),
-                median_steps=_finite_median(latency),
-                settled_fraction=float(np.mean(np.isfinite(latency))),
-            ),
-            readout={rule: float(np.mean(p == labels)) for rule, p in rules.items()},
-            **metrics.macro_scores(confusion),
-            confusion=confusion.tolist(),
-            firing_rates={k: round(v, 3) for k, v in run.firing_rates.items()},
-        )
-        if run.spiking:
-            spikes = {k: float(c.sum() / n) for k, c in run.spike_counts.items()}
-            synops = operations.synaptic_ops(run.spike_counts, fan_outs, n)
-            s["spikes_per_inference"] = spikes
-            s["synops_per_inference"] = {k: sum(v.values()) for k, v in synops.items()}
-            if run.placement:
-                s["energy"] = operations.loihi_energy(spikes, synops, run.placement, n_steps)
-        else:
-            s["macs_per_inference"] = macs
-        if run.placement:
-            s["placement"] = run.placement
         shared = min(n, len(runs[reference].traces))
         nrmse, corr = metrics.trace_error(
             run.traces[:shared], runs[reference].traces[:shared], output_synapse, dt
         )
-        s["trace_error"] = dict(
-            reference=reference, n_digits=shared, nrmse=_floats(nrmse),
-            correlation=_floats(corr),
+        result = BackendResult(
+            name=name,
+            description=get_backend(name).description,
+            accuracy=float(np.mean(steps[:, -1] == truth)),
+            n_test=n,
+            seconds=round(run.seconds, 2),
+            peak_memory_mb=round(run.peak_memory / 2**20, 1),
+            spiking=run.spiking,
+            accuracy_by_step=[float(a) for a in metrics.step_accuracy(steps, truth)],
+            latency=Latency(
+                mean_steps=_finite_mean(latency),
+                median_steps=_finite_median(latency),
+                settled_fraction=float(np.mean(np.isfinite(latency))),
+            ),
+            readout={rule: float(np.mean(p == truth)) for rule, p in rules.items()},
+            **metrics.macro_scores(confusion),
+            confusion=confusion.tolist(),
+            firing_rates={k: round(v, 3) for k, v in run.firing_rates.items()},
+            trace_error=TraceError(reference=reference, n_digits=shared,
+                                   nrmse=_floats(nrmse), correlation=_floats(corr)),
+            placement=Placement.from_dict(run.placement) if run.placement else None,
+            run=run,
         )
-        summary[name] = s
+        if run.spiking:
+            spikes = {k: float(c.sum() / n) for k, c in run.spike_counts.items()}
+            synops = operations.synaptic_ops(run.spike_counts, fan_outs, n)
+            result.spikes_per_inference = spikes
+            result.synops_per_inference = {k: sum(v.values()) for k, v in synops.items()}
+            if run.placement:
+                result.energy = Energy(
+                    **operations.loihi_energy(spikes, synops, run.placement, n_steps)
+                )
+        else:
+            result.macs_per_inference = macs
+        results[name] = result
 
-    return dict(
-        backends=summary,
+    return Comparison(
+        backends=results,
         agreement=metrics.agreement_matrix(final_predictions),
         shared_digits={a: {b: min(len(pa), len(pb)) for b, pb in final_predictions.items()}
                        for a, pa in final_predictions.items()},
         reference=reference,
         readout_rules=metrics.readout_rules(min(last_k, n_steps)),
-        operations=dict(
+        operations=Operations(
             ann_macs_per_inference=macs,
-            ann_macs_total=int(sum(macs.values())),
             synapses_out_of=_synapse_counts(fan_outs),
             not_counted=unknown,
         ),
@@ -277,11 +278,6 @@ def _finite_mean(values):
 def _finite_median(values):
     values = values[np.isfinite(values)]
     return float(np.median(values)) if len(values) else None
-
-
-def parse_synapse(tau):
-    """A time constant in seconds, or None, → a ``nengo.Lowpass`` (or None)."""
-    return None if tau is None else nengo.Lowpass(float(tau))
 
 
 def predictions(traces, synapse, dt=0.001):

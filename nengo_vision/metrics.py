@@ -8,7 +8,22 @@ counted from 1 (step ``t`` ends at time ``t * dt``).
 
 import numpy as np
 
-from .conversion import readout
+
+def parse_synapse(tau):
+    """A time constant in seconds, or None, → a ``nengo.Lowpass`` (or None)."""
+    import nengo
+
+    return None if tau is None else nengo.Lowpass(float(tau))
+
+
+def readout(traces, synapse, dt=0.001):
+    """Filter per-step output traces ``(N, n_steps, K)`` with ``synapse``, per image.
+
+    Each image's filter starts from zero, as the network's state does.
+    """
+    if synapse is None:
+        return np.asarray(traces)
+    return synapse.filt(np.asarray(traces, dtype=float), dt=dt, axis=1, y0=0)
 
 
 def step_response(n_steps, synapse, dt=0.001):
@@ -16,12 +31,23 @@ def step_response(n_steps, synapse, dt=0.001):
 
     A network trained on static images is trained for its steady state; through
     the readout filter that target rises like this curve. It is the "training
-    pattern" of the weighted readout rules (seeds/001 sec. 2.2): later steps,
+    pattern" of the weighted readout rules (Cohen et al. 2016, sec. 2.2): later steps,
     which should be closer to the steady state, weigh more.
     """
     ones = np.ones((1, n_steps, 1))
     return readout(ones, synapse, dt)[0, :, 0]
 
+
+#: The papers the readout rules come from, cited in the rules' descriptions.
+SKIM = "Cohen et al. 2016"
+STOECKL = "Stöckl 2019"
+REFERENCES = {
+    SKIM: "G. Cohen, G. Orchard, S.-H. Leng, J. Tapson, R. Benosman, A. van Schaik, "
+          "\"Skimming Digits: Neuromorphic Classification of Spike-Encoded Images\", "
+          "Frontiers in Neuroscience 10:184, 2016",
+    STOECKL: "C. Stöckl, \"Image Classification with Spiking Convolutional Neural "
+             "Networks\", master's thesis, Graz University of Technology, 2019",
+}
 
 #: Readout rules, in report order: name → (description, score function). Each
 #: function takes the unfiltered traces ``raw``, the filtered ones ``filt``
@@ -39,26 +65,26 @@ _RULES = {
     "integrate": (
         "a non-leaky integrating output: the unfiltered output summed over all "
         "steps times dt; its final value is the class score (for a constant "
-        "output: the logit times the presentation time; seeds/003 sec. 5.1.3)",
+        "output: the logit times the presentation time; " + STOECKL + ", sec. 5.1.3)",
         lambda raw, filt, w, k, dt: raw.sum(axis=1) * dt,
     ),
     "max": (
         "the class whose filtered output reaches the highest value at any step "
-        "(Max, seeds/001 sec. 2.2)",
+        "(Max; " + SKIM + ", sec. 2.2)",
         lambda raw, filt, w, k, dt: filt.max(axis=1),
     ),
     "area": (
         "the largest area under the filtered output, negative parts subtracted "
-        "(Area, seeds/001 sec. 2.2)",
+        "(Area; " + SKIM + ", sec. 2.2)",
         lambda raw, filt, w, k, dt: filt.sum(axis=1) * dt,
     ),
     "weighted_max": (
         "Max after weighting each step by the readout filter's step response "
-        "(Weighted Max, seeds/001 sec. 2.2)",
+        "(Weighted Max; " + SKIM + ", sec. 2.2)",
         lambda raw, filt, w, k, dt: (filt * w).max(axis=1),
     ),
     "weighted_area": (
-        "Area after the same weighting (Weighted Area, seeds/001 sec. 2.2)",
+        "Area after the same weighting (Weighted Area; " + SKIM + ", sec. 2.2)",
         lambda raw, filt, w, k, dt: (filt * w).sum(axis=1) * dt,
     ),
 }

@@ -21,6 +21,22 @@ PASS_THROUGH = (
     tf.keras.layers.Dropout,
 )
 
+
+def passes_through(layer):
+    """Whether ``layer`` hands its input on unchanged, so synapses are counted past it.
+
+    Besides :data:`PASS_THROUGH`, an ``Activation`` layer whose activation is
+    linear: the identity. A model file's Dropout layers arrive as such layers
+    (:func:`nengo_vision.models.from_file.with_neurons`), so counting stops
+    there unless they pass through.
+    """
+    if isinstance(layer, PASS_THROUGH):
+        return True
+    # the function itself, not its name: a custom activation may be called "linear"
+    return (isinstance(layer, tf.keras.layers.Activation)
+            and layer.activation is tf.keras.activations.linear)
+
+
 #: Published Loihi energies per operation, in joules: Davies et al. (2018),
 #: "Loihi: A neuromorphic manycore processor with on-chip learning", IEEE Micro
 #: 38(1), 82-99, Table 2 (measured on the 14 nm chip). KerasSpiking
@@ -73,8 +89,9 @@ def fan_out(model, layer_name):
     Returns
     -------
     dict
-        Name of each weighted layer reached (through pass-through layers such as
-        Flatten) → ``fan_out`` array of the neuron layer's output shape.
+        Name of each weighted layer reached (through layers that
+        :func:`passes_through`, such as Flatten) → ``fan_out`` array of the
+        neuron layer's output shape.
 
     Raises
     ------
@@ -90,7 +107,7 @@ def fan_out(model, layer_name):
         for nxt in _consumers(model, layer):
             if _has_kernel(nxt):
                 totals[nxt.name] = tf.reduce_sum(_ones_copy(nxt)(x))
-            elif isinstance(nxt, PASS_THROUGH):
+            elif passes_through(nxt):
                 walk(nxt, nxt(x, training=False))  # Dropout: the identity
             else:
                 raise ValueError(

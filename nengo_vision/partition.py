@@ -24,7 +24,7 @@ from nengo_loihi.block import (
     MAX_SYNAPSE_BITS,
 )
 
-from .errors import UsageError
+from .errors import PlacementError
 
 #: Cores on one Loihi chip (nengo_loihi.hardware.allocators.Greedy refuses more).
 CORES_PER_CHIP = 128
@@ -132,7 +132,7 @@ def check_fits_one_chip(cores, cores_per_chip=CORES_PER_CHIP, other=0):
 
     Raises
     ------
-    UsageError
+    PlacementError
         Naming every on-chip layer, largest first, and the chip's limit.
     """
     total = sum(cores.values()) + other
@@ -143,7 +143,7 @@ def check_fits_one_chip(cores, cores_per_chip=CORES_PER_CHIP, other=0):
              for i, (name, n) in enumerate(parts)]
     if other:
         takes.append(f"other on-chip objects {other}")
-    raise UsageError(
+    raise PlacementError(
         f"the network needs at least {total} cores, more than one Loihi chip's "
         f"{cores_per_chip}: {', '.join(takes)}; make the largest layers smaller or "
         f"move them to the host"
@@ -151,11 +151,11 @@ def check_fits_one_chip(cores, cores_per_chip=CORES_PER_CHIP, other=0):
 
 
 def _per_core_failure(message, cn, choice):
-    """The on-chip layer whose block broke a per-core limit, or a UsageError."""
+    """The on-chip layer whose block broke a per-core limit, or a PlacementError."""
     name = _layer_of(message, cn)
     # only a broken per-core limit is cured by a smaller block
     if name is None or name not in choice or "exceeded max" not in message:
-        raise UsageError(f"cannot place the network on Loihi: {message}") from None
+        raise PlacementError(f"cannot place the network on Loihi: {message}") from None
     return name
 
 
@@ -179,7 +179,7 @@ def partition(cn, off_chip=(), dt=0.001, max_tries=200, cores_per_chip=CORES_PER
 
     Raises
     ------
-    UsageError
+    PlacementError
         If a layer cannot be split to fit a core (names the layer and the limit),
         or the network needs more cores than one chip has (names the layers).
     """
@@ -200,7 +200,7 @@ def partition(cn, off_chip=(), dt=0.001, max_tries=200, cores_per_chip=CORES_PER
             choice[name] += 1
             if choice[name] == len(candidates[name]):
                 limit = re.sub(r"^.*?: ", "", str(e))
-                raise UsageError(
+                raise PlacementError(
                     f"layer {name} does not fit on a Loihi core even split to one "
                     f"neuron per core: {limit}; make the layer or its input smaller"
                 ) from None
@@ -213,7 +213,7 @@ def partition(cn, off_chip=(), dt=0.001, max_tries=200, cores_per_chip=CORES_PER
             block_shapes=blocks,
             cores_per_chip=cores_per_chip,
         )
-    raise UsageError(
+    raise PlacementError(
         f"no placement found in {max_tries} builds; make the on-chip layers smaller"
     )
 

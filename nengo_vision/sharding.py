@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .backends.base import BackendRun, get_backend
-from .errors import UsageError
+from .errors import BackendError, ConfigError
 
 #: Shards per worker: enough for the progress bar to move, few enough that
 #: each shard amortises building the simulator (seconds for the emulator).
@@ -51,14 +51,14 @@ class Cluster:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:  # pragma: no cover - a pinned dependency
-            raise UsageError(
+            raise BackendError(
                 "sharding needs dask.distributed: pip install 'dask[distributed]'"
             ) from None
         if self.scheduler:
             try:
                 return Client(self.scheduler, timeout="10s")
             except (OSError, TimeoutError) as e:
-                raise UsageError(
+                raise ConfigError(
                     f"cannot reach the Dask scheduler at {self.scheduler} ({e}); start "
                     f"one (dask scheduler) or use --workers N for a local cluster"
                 ) from None

@@ -1,9 +1,11 @@
 """Training through the LIF rate approximation, with a parameter cache.
 
 Trained weights are cached as an ``.npz`` named after everything that determines
-them (model, neuron parameters, epochs, training-set size, batch size, seed, and
-the rate penalty, shifts and learning-rate schedule when used), so a second run
-with the same settings reuses them and a run with other settings trains anew.
+them (model, neuron parameters, the training digits themselves, epochs, batch
+size, seed, and the rate penalty, shifts and learning-rate schedule when used),
+so a second run with the same settings reuses them and a run with other settings
+or other digits trains anew. Each weight is stored under its layer's name
+(``conv0/kernel:0``), so it can only go back into the layer it came from.
 """
 
 import hashlib
@@ -16,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from . import defaults
 from ._io import atomic_path
-from .errors import UsageError
+from .errors import ModelError
 
 CACHE_ENV = "NENGO_VISION_CACHE"
 #: Adam's learning rate with ``lr_decay``: from LR to LR * LR_FINAL_FRACTION
@@ -112,9 +115,29 @@ class ShiftedDigits(tf.keras.utils.Sequence):
         self._epoch = None
 
 
+def data_digest(x, y):
+    """SHA-256 (hex) of training images and labels: their shapes, types and bytes.
+
+    Part of the cache key, so that other digits (another ``mnist.npz``, another
+    subset) never load weights trained on these. About 0.1 s for MNIST's 60,000
+    training digits.
+    """
+    h = hashlib.sha256()
+    for a in (x, y):
+        a = np.ascontiguousarray(a)  # a copy only if not contiguous already
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
 def cache_path(cache_dir, spec, activation, epochs, n_train, seed, rate_target=None,
-               augment=0, lr_decay=False, batch_size=64):
-    """Where the parameters for these settings are (or will be) cached."""
+               augment=defaults.AUGMENT, lr_decay=True, batch_size=defaults.TRAIN_BATCH_SIZE,
+               *, data):
+    """Where the parameters for these settings are (or will be) cached.
+
+    ``data`` is the training digits' :func:`data_digest`; the other arguments
+    are :func:`train`'s.
+    """
     key = dict(
         model=spec.name,
         neuron=activation.get_config(),
@@ -123,10 +146,11 @@ def cache_path(cache_dir, spec, activation, epochs, n_train, seed, rate_target=N
         seed=seed,
         rate_target=rate_target,
         batch_size=batch_size,
-        version=2,
+        data=data,
+        version=3,  # 3: weights stored by layer name, and the data in the key
     )
     if spec.source:
-        # only when set, so that the zoo's cache names stay as they were
+        # only when set: a zoo model is defined by its name (and this package's code)
         key["source"] = spec.source
     if augment:
         key["augment"] = dict(max_shift=int(augment), method="random_shifts v1")
@@ -136,28 +160,70 @@ def cache_path(cache_dir, spec, activation, epochs, n_train, seed, rate_target=N
     return Path(cache_dir) / f"{spec.name}-e{epochs}-n{n_train}-s{seed}-{digest}.npz"
 
 
+def named_weights(model):
+    """Every weight of ``model`` under a name unique to it: ``{"conv0/kernel:0": variable}``.
+
+    The name is the layer's name and the weight's name within the layer, so two
+    layers of the same shape never trade weights.
+    """
+    named = {}
+    for layer in model.layers:
+        for w in layer.weights:
+            # a weight's own name may carry outer scopes ("model/conv0/kernel:0");
+            # the part after the layer's name is the same wherever it was built
+            own = w.name.split(f"{layer.name}/", 1)[-1]
+            key = f"{layer.name}/{own}"
+            if key in named:
+                raise ValueError(f"model {model.name} has two weights named {key!r}")
+            named[key] = w
+    return named
+
+
 def load_weights(model, path):
-    """Load cached weights into ``model``; a corrupt file is a UsageError."""
+    """Load cached weights into ``model``, each into the layer it was saved from.
+
+    Raises
+    ------
+    ModelError
+        If the file is corrupt, was written by an older version (weights by
+        position), or holds other weights than ``model`` has.
+    """
     fix = f"delete {path} or run again with --retrain"
     try:
         with np.load(path) as f:
-            weights = [f[f"w{i}"] for i in range(len(f.files))]
+            stored = {k: f[k] for k in f.files}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        raise UsageError(f"cached parameters {path} are corrupt; {fix}") from None
-    expected = [w.shape for w in model.get_weights()]
-    if [w.shape for w in weights] != expected:
-        raise UsageError(
-            f"cached parameters {path} do not fit model {model.name}; {fix}"
+        raise ModelError(f"cached parameters {path} are corrupt; {fix}") from None
+    if stored and all(k[:1] == "w" and k[1:].isdigit() for k in stored):
+        # Refused rather than taken as a cache miss and overwritten: such a file
+        # is never at a path this version looks up (the key changed with the
+        # format), so it was put there by hand, and is not ours to replace.
+        raise ModelError(
+            f"cached parameters {path} are in an old format (weights by position, "
+            f"not by layer name); {fix}"
         )
-    model.set_weights(weights)
+    named = named_weights(model)
+    problems = (
+        [f"{k} of shape {stored[k].shape}, not {tuple(w.shape)}"
+         for k, w in named.items() if k in stored and stored[k].shape != tuple(w.shape)]
+        + [f"no {k}" for k in named if k not in stored]
+        + [f"{k}, which the model does not have" for k in stored if k not in named]
+    )
+    if problems:
+        count = f"{len(problems)} differences, the first: " if len(problems) > 1 else ""
+        raise ModelError(
+            f"cached parameters {path} do not fit model {model.name} "
+            f"({count}{problems[0]}); {fix}"
+        )
+    tf.keras.backend.batch_set_value([(w, stored[k]) for k, w in named.items()])
 
 
 def save_weights(model, path):
-    """Save ``model``'s weights to ``path`` atomically."""
+    """Save ``model``'s weights to ``path`` atomically, each under its layer's name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, **{f"w{i}": w for i, w in enumerate(model.get_weights())})
+            np.savez(f, **{k: w.numpy() for k, w in named_weights(model).items()})
 
 
 def train(
@@ -169,10 +235,10 @@ def train(
     seed,
     cache_dir=None,
     retrain=False,
-    batch_size=64,
+    batch_size=defaults.TRAIN_BATCH_SIZE,
     rate_target=None,
-    augment=0,
-    lr_decay=False,
+    augment=defaults.AUGMENT,
+    lr_decay=True,
     log=print,
 ):
     """Return ``spec``'s Keras model trained on the given digits, using the cache.
@@ -201,8 +267,8 @@ def train(
         (:class:`ShiftedDigits`); 0 for none.
     lr_decay : bool
         Let Adam's learning rate fall along a cosine (:data:`LR_SCHEDULE`)
-        instead of keeping it at :data:`LR`. The command line uses shifts and
-        the decay; the library's defaults (none of either) suit short runs.
+        instead of keeping it at :data:`LR`. The defaults are the main job's
+        (:class:`.Config` passes its own values).
 
     Returns
     -------
@@ -224,6 +290,7 @@ def train(
         augment=augment,
         lr_decay=lr_decay,
         batch_size=batch_size,
+        data=data_digest(x_train, y_train),
     )
     info = dict(cache=str(path), cached=False, seconds=0.0, history={})
     if path.exists() and not retrain:

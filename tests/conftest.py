@@ -8,6 +8,17 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
+#: fixtures that train a model: every test using one is in the slow tier
+TRAINING_FIXTURES = {"trained", "trained_loihi"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        # a fixture used directly, or named by a parameter for request.getfixturevalue
+        params = getattr(getattr(item, "callspec", None), "params", {}).values()
+        named = {p for p in params if isinstance(p, str)}
+        if TRAINING_FIXTURES & (set(getattr(item, "fixturenames", ())) | named):
+            item.add_marker(pytest.mark.slow)
 
 
 def _data_dir():
@@ -26,7 +37,7 @@ def data_dir():
 
 @pytest.fixture(scope="session")
 def mnist(data_dir):
-    from nengo_vision.data import load_mnist
+    from nengo_vision.datasets.mnist import load_mnist
 
     return load_mnist(data_dir)
 

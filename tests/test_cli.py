@@ -3,8 +3,10 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +16,8 @@ from nengo_vision import defaults
 from nengo_vision.convert import PROG, main
 from nengo_vision.models import get_model
 from nengo_vision.neurons import LIFActivation
-from nengo_vision.training import cache_path
+from nengo_vision.datasets.mnist import load_mnist
+from nengo_vision.training import cache_path, data_digest
 
 
 REPORT_FILES = [
@@ -24,6 +27,16 @@ REPORT_FILES = [
     "output_traces.png", "accuracy.png", "accuracy_by_step.png", "rasters.png",
     "voltages.png", "confusion.png", "agreement.png", "trace_error.png",
 ]
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def key_tree(d, path=""):
+    """The keys of a nested dict (a run's training history aside), values left out."""
+    if isinstance(d, dict) and path != "training.history":
+        return {k: key_tree(v, f"{path}.{k}" if path else k) for k, v in d.items()}
+    return None
 
 
 def run_main(capsys, *args):
@@ -63,7 +76,10 @@ def assert_one_line_error(status, err, expected):
     (["--emulator-batch", "-5"], "argument --emulator-batch: must be a positive integer, got '-5' (see --help)"),
     (["--digits", "loihi=50"], "--digits names loihi, which is not among --backends (keras, nengo-dl-rate, nengo-dl, nengo, loihi-emulator); name a backend that runs"),
     (["--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"], "--workers and --scheduler both given; choose one"),
-    (["--neuron", "izhikevich"], "argument --neuron: invalid choice: 'izhikevich' (choose from 'lif', 'loihi') (see --help)"),
+    (["--neuron", "izhikevich"], "argument --neuron: must be one of lif, loihi, got 'izhikevich' (see --help)"),
+    (["--last-k", "100", "--n-steps", "30"], "--last-k 100 is more than --n-steps 30; average at most the 30 steps there are"),
+    (["--backends", "keras,nengo,keras"], "argument --backends: names a backend twice: keras,nengo,keras (see --help)"),
+    (["--backends", ","], "argument --backends: is empty; name at least one backend (see --help)"),
 ])
 def test_bad_numbers(capsys, tmp_path, args, expected):
     status, err = run_main(capsys, *args, "--out", str(tmp_path / "out"))
@@ -83,7 +99,8 @@ def test_unknown_model(capsys, tmp_path):
 def test_unknown_backend(capsys, tmp_path):
     status, err = run_main(capsys, "--backends", "keras,tpu", "--out", str(tmp_path / "o"))
     assert status == 2
-    assert err.startswith(f"{PROG}: error: unknown backend 'tpu'; known backends: keras, ")
+    assert err.startswith(f"{PROG}: error: argument --backends: names unknown backend 'tpu'; "
+                          f"known backends: keras, ")
     assert err.count("\n") == 1
 
 
@@ -91,8 +108,6 @@ def test_unknown_backend(capsys, tmp_path):
     (["--backends", "keras,nengo-dl", "--reference", "nengo"],
      "--reference nengo is not one of the backends run (keras, nengo-dl); choose one "
      "of them or add it to --backends"),
-    (["--backends", "keras,nengo,keras"],
-     "--backends names a backend twice: keras,nengo,keras"),
 ])
 def test_bad_backend_choice(capsys, tmp_path, args, expected):
     status, err = run_main(capsys, *args, "--out", str(tmp_path / "o"))
@@ -103,7 +118,9 @@ def test_bad_backend_choice(capsys, tmp_path, args, expected):
 def test_n_test_beyond_test_set(capsys, tmp_path, data_dir):
     status, err = run_main(capsys, "--n-test", "10001", "--data-dir", str(data_dir),
                            "--out", str(tmp_path / "o"))
-    assert_one_line_error(status, err, "--n-test 10001 is more than the 10000 test digits; use at most 10000")
+    assert_one_line_error(
+        status, err, "--n-test 10001 is more than the 10,000 test digits of mnist; use at most 10000"
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -124,10 +141,76 @@ def test_corrupt_data_file(capsys, tmp_path):
     )
 
 
+def _write_mnist(folder, mnist, change):
+    """A small mnist.npz in ``folder`` made from real digits, with ``change`` applied."""
+    (x_train, y_train), (x_test, y_test) = mnist
+    arrays = dict(x_train=x_train[:200, ..., 0] * 255, y_train=y_train[:200].copy(),
+                  x_test=x_test[:50, ..., 0] * 255, y_test=y_test[:50].copy())
+    change(arrays)
+    np.savez(folder / "mnist.npz", **arrays)
+    return folder / "mnist.npz"
+
+
+def _nan_pixel(a):
+    a["x_train"][3, 10, 12] = np.nan
+
+
+def _label_ten(a):
+    a["y_test"][7] = 10
+
+
+@pytest.mark.parametrize("change, expected", [
+    (_nan_pixel, "has 1 pixel(s) in x_train that are not numbers from 0 to 255 (first in "
+                 "image 3); replace it with a good copy"),
+    (_label_ten, "has 1 label(s) in y_test outside the classes 0-9 (first: 10 at 7); "
+                 "replace it with a good copy"),
+])
+def test_data_with_bad_values(capsys, tmp_path, mnist, change, expected):
+    path = _write_mnist(tmp_path, mnist, change)
+    status, err = run_main(capsys, "--data-dir", str(tmp_path), "--cache-dir", str(tmp_path / "c"),
+                           "--out", str(tmp_path / "o"))
+    assert_one_line_error(status, err, f"{path} {expected}")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "c").exists()
+
+
+def test_run_too_large_for_memory_is_refused_before_training(capsys, tmp_path, data_dir):
+    status, err = run_main(capsys, "--n-steps", "100000000", "--data-dir", str(data_dir),
+                           "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o"))
+    assert status == 2 and err.count("\n") == 1
+    assert re.fullmatch(
+        rf"{PROG}: error: this run needs about [0-9,.]+ GiB of memory \([0-9,.]+ GiB for "
+        r"NengoDL's probes of every layer for 50 digits × 100,000,000 steps\), more than "
+        r"the [0-9,.]+ GiB available; lower --n-steps \(100,000,000\) or --batch-size "
+        r"\(50\)\n", err), err
+    assert not (tmp_path / "o").exists() and not list((tmp_path / "c").glob("*.npz"))
+
+
+def test_model_file_with_nan_weights(capsys, tmp_path, data_dir):
+    import tensorflow as tf
+
+    inp = tf.keras.Input((28, 28, 1))
+    x = tf.keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inp)
+    out = tf.keras.layers.Dense(10, name="dense")(tf.keras.layers.Flatten()(x))
+    model = tf.keras.Model(inp, out)
+    kernel = model.get_layer("conv").kernel
+    values = np.full(kernel.shape, 0.1, dtype=np.float32)
+    values.flat[5] = np.nan  # one bad weight among 36
+    kernel.assign(values)
+    path = tmp_path / "nan.h5"
+    model.save(path)
+    status, err = run_main(capsys, "--model", str(path), "--data-dir", str(data_dir),
+                           "--cache-dir", str(tmp_path / "c"), "--out", str(tmp_path / "o"))
+    assert_one_line_error(
+        status, err, f"model {path} has weights that are NaN or infinite: conv/kernel:0 "
+        f"(1 of 36); save the model again from finite weights")
+    assert not (tmp_path / "o").exists()
+
+
 def test_corrupt_cache(capsys, tmp_path, data_dir):
     # the path the command line uses for these settings
+    (x, y), _ = load_mnist(data_dir)
     path = cache_path(tmp_path, get_model("scnn_mnist"), LIFActivation(), 1, 100, 0,
-                      augment=defaults.AUGMENT, lr_decay=True)
+                      augment=defaults.AUGMENT, lr_decay=True, data=data_digest(x[:100], y[:100]))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"PK\x03\x04 truncated")
     status, err = run_main(capsys, "--data-dir", str(data_dir), "--cache-dir", str(tmp_path),
@@ -192,6 +275,8 @@ def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
     assert status == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(REPORT_FILES)
     results = json.loads((out / "results.json").read_text())
+    # the same keys, in the same places, as before the library API
+    assert key_tree(results) == json.loads((DATA / "results_keys.json").read_text())["keys"]
     assert results["model"] == "scnn_mnist" and results["n_steps"] == 30
     assert results["n_test"] == 12 and results["seed"] == 0
     assert results["training"]["cached"] is True

@@ -2,7 +2,8 @@ import nengo
 import nengo_dl
 import numpy as np
 
-from nengo_vision.conversion import convert, readout, tile_images
+from nengo_vision.conversion import convert, tile_images
+from nengo_vision.metrics import readout
 
 
 def test_rate_network_matches_keras_exactly(trained, test_digits):

@@ -1,10 +1,11 @@
 import hashlib
+import socket
 
 import numpy as np
 import pytest
 
-from nengo_vision.data import DATA_ENV, load_mnist
-from nengo_vision.errors import UsageError
+from nengo_vision.datasets.mnist import DATA_ENV, load_mnist
+from nengo_vision.errors import DataError
 
 SHA256 = "150767cbe69c5b8a20ea38aacda23f9032d735e75e0478fad3ed9adf1880334f"
 
@@ -26,7 +27,7 @@ def test_environment_variable_is_used(data_dir, monkeypatch):
 
 
 def test_folder_without_mnist_is_an_error(tmp_path):
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_mnist(tmp_path)
     assert str(e.value) == (
         f"no mnist.npz in {tmp_path} (given by --data-dir); point --data-dir at the "
@@ -36,13 +37,13 @@ def test_folder_without_mnist_is_an_error(tmp_path):
 
 def test_environment_folder_without_mnist_names_the_variable(tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_ENV, str(tmp_path))
-    with pytest.raises(UsageError, match=f"given by {DATA_ENV}"):
+    with pytest.raises(DataError, match=f"given by {DATA_ENV}"):
         load_mnist()
 
 
 def test_corrupt_file_is_an_error(tmp_path):
     (tmp_path / "mnist.npz").write_bytes(b"not a zip file at all")
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(DataError) as e:
         load_mnist(tmp_path)
     assert str(e.value) == (
         f"{tmp_path / 'mnist.npz'} is corrupt or not an .npz file; "
@@ -52,19 +53,36 @@ def test_corrupt_file_is_an_error(tmp_path):
 
 def test_npz_without_mnist_keys_is_an_error(tmp_path):
     np.savez(tmp_path / "mnist.npz", x_train=np.zeros((2, 28, 28)))
-    with pytest.raises(UsageError, match="is not an MNIST file .missing y_train, x_test, y_test."):
+    with pytest.raises(DataError, match="is not an MNIST file .missing y_train, x_test, y_test."):
         load_mnist(tmp_path)
 
 
-def test_offline_without_local_file_says_both_fixes(monkeypatch, tmp_path):
-    # the real Keras download, with an empty Keras cache; this machine is offline
+@pytest.fixture
+def closed_port():
+    """A local port bound but not listening: connections to it are refused.
+
+    Held for the test, so that nothing else can start listening on it.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_failed_download_without_local_file_says_both_fixes(monkeypatch, tmp_path, closed_port):
+    # the real Keras download, with an empty Keras cache, through a proxy that
+    # refuses every connection: it fails whether or not this machine is online
     monkeypatch.delenv(DATA_ENV, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / ".keras"))
-    with pytest.raises(UsageError) as e:
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{closed_port}")
+    with pytest.raises(DataError) as e:
         load_mnist()
-    message = str(e.value)
-    assert message.startswith("cannot download MNIST (")
-    assert message.endswith(
-        f"offline, pass --data-dir DIR or set {DATA_ENV}=DIR, where DIR holds mnist.npz"
+    # Keras wraps urllib's error in a plain Exception
+    assert str(e.value) == (
+        f"cannot download MNIST (Exception); offline, pass --data-dir DIR or set "
+        f"{DATA_ENV}=DIR, where DIR holds mnist.npz"
     )
+    assert not list(tmp_path.rglob("mnist.npz"))

@@ -148,10 +148,10 @@ def test_shard_bounds_cover_every_digit_once():
 
 
 def test_unreachable_scheduler_is_one_line(trained, test_digits):
-    from nengo_vision.errors import UsageError
+    from nengo_vision.errors import ConfigError
 
     x, _ = test_digits
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(ConfigError) as e:
         run_backends(context(trained), ["keras"], x[:2],
                      cluster=Cluster(scheduler="tcp://127.0.0.1:9"))
     message = str(e.value)

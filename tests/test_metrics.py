@@ -86,11 +86,84 @@ def test_confusion_and_macro_scores():
     assert scores["f1"] == pytest.approx(np.mean(f1))
 
 
-def test_every_rule_is_described():
-    preds = metrics.readout_predictions(np.zeros((1, 4, K)), 10, None)
-    # k is capped at the number of steps
-    assert list(preds) == list(metrics.readout_rules(4))
-    assert "mean_last_4" in preds
+RULES = ["last", "mean_last_{k}", "integrate", "max", "area", "weighted_max", "weighted_area"]
+
+
+def test_every_rule_is_named_and_k_is_capped():
+    # k is capped at the number of steps, and the name says the k used
+    names = [r.format(k=4) for r in RULES]
+    assert list(metrics.readout_predictions(np.zeros((1, 4, K)), 10, None)) == names
+    assert list(metrics.readout_rules(4)) == names
+
+
+#: A lowpass whose discrete step halves the state: y[t] = y[t-1] / 2 + x[t] / 2
+#: (exp(-dt / tau) = 1/2), so that filtered traces can be worked out by hand.
+HALVING = nengo.Lowpass(0.001 / np.log(2))
+
+
+def test_step_response_by_hand():
+    # 1 - 2**-t for a constant input of 1
+    np.testing.assert_allclose(metrics.step_response(4, HALVING), [0.5, 0.75, 0.875, 0.9375])
+    # any lowpass: 1 - exp(-t dt / tau) at the ends of the steps
+    t = np.arange(1, 21) * 0.001
+    np.testing.assert_allclose(metrics.step_response(20, nengo.Lowpass(0.005)),
+                               1 - np.exp(-t / 0.005))
+
+
+def test_readout_rules_by_hand():
+    """Six digits, three classes, four steps, filtered by HALVING; k = 2.
+
+    Step weights w = [1/2, 3/4, 7/8, 15/16]. Each digit's scores were worked
+    out by hand (below, per class); every rule picks its own classes.
+    """
+    raw = np.zeros((6, 4, 3))
+    # digit 0: filt c0 = [2.5, 1.25, .625, .3125], c1 = [0, 0, 0, 1.5],
+    #          c2 = [.5, .75, .875, .9375]
+    #   last .3125 / 1.5 / .9375 -> 1; mean_last_2 .46875 / .75 / .90625 -> 2
+    #   integrate 5 / 3 / 4 ms -> 0; max 2.5 / 1.5 / .9375 -> 0
+    #   area 4.6875 / 1.5 / 3.0625 ms -> 0
+    #   weighted_max 1.25 / 1.40625 / .87890625 -> 1
+    #   weighted_area 3.02734375 / 1.40625 / 2.45703125 ms -> 0
+    raw[0, 0, 0], raw[0, 3, 1], raw[0, :, 2] = 5, 3, 1
+    # digit 1: filt c0 = [0, 0, 0, 2], c1 = [1.5, .75, .375, .1875]
+    #   last 2 / .1875 -> 0; mean_last_2 1 / .28125 -> 0; integrate 4 / 3 -> 0
+    #   max 2 / 1.5 -> 0; area 2 / 2.8125 -> 1 (the early class lasts longer)
+    #   weighted_max 1.875 / .75 -> 0; weighted_area 1.875 / 1.81640625 -> 0
+    raw[1, 3, 0], raw[1, 0, 1] = 4, 3
+    # digit 2: filt c0 = [2, -1, -.5, -.25], c1 = [.5, .25, .125, .0625]
+    #   last -.25 / .0625 / 0 -> 1; mean_last_2 -.375 / .09375 / 0 -> 1
+    #   integrate 0 / 1 / 0 -> 1; max 2 / .5 / 0 -> 0
+    #   area .25 / .9375 / 0 -> 1 (negative parts subtracted)
+    #   weighted_max 1 / .25 / 0 -> 0; weighted_area -.421875 / .60546875 / 0 -> 1
+    raw[2, :2, 0], raw[2, 0, 1] = [4, -4], 1
+    # digit 3: filt c0 = [0, 0, 2, 1], c1 = [0, 0, 0, 1.25], c2 = [0, 3, 1.5, .75]
+    #   last 1 / 1.25 / .75 -> 1; mean_last_2 1.5 / .625 / 1.125 -> 0 (over the
+    #   last 3 steps, 1 / .417 / 1.75 -> 2); integrate 4 / 2.5 / 6 -> 2
+    #   max 2 / 1.25 / 3 -> 2; area 3 / 1.25 / 5.25 -> 2
+    #   weighted_max 1.75 / 1.171875 / 2.25 -> 2
+    #   weighted_area 2.6875 / 1.171875 / 4.265625 -> 2
+    raw[3, 2, 0], raw[3, 3, 1], raw[3, 1, 2] = 4, 2.5, 6
+    # digit 4: filt c0 = [0, 0, 0, 2], c1 = [0, 0, 1.75, .875]
+    #   last 2 / .875 -> 0; mean_last_2 1 / 1.3125 -> 1; integrate 4 / 3.5 -> 0
+    #   max 2 / 1.75 -> 0; area 2 / 2.625 -> 1
+    #   weighted_max 1.875 / 1.53125 -> 0; weighted_area 1.875 / 2.3515625 -> 1
+    raw[4, 3, 0], raw[4, 2, 1] = 4, 3.5
+    # digit 5: a late spike against a steady input: filt c0 = [0, 0, 0, 1.5],
+    # c1 = [0, 1, 1.5, 1.75]; class 1 wins every rule (max 1.5 / 1.75, although
+    # the unfiltered peak is class 0's 3)
+    raw[5, 3, 0], raw[5, 1:, 1] = 3, 2
+    preds = metrics.readout_predictions(raw, 2, HALVING, dt=0.001)
+    assert {name: list(p) for name, p in preds.items()} == {
+        "last": [1, 0, 1, 1, 0, 1],
+        "mean_last_2": [2, 0, 1, 0, 1, 1],
+        "integrate": [0, 0, 1, 2, 0, 1],
+        "max": [0, 0, 0, 2, 0, 1],
+        "area": [0, 1, 1, 2, 1, 1],
+        "weighted_max": [1, 0, 0, 2, 0, 1],
+        "weighted_area": [0, 0, 1, 2, 1, 1],
+    }
+    # the default readout, step by step: digit 0's filtered classes lead in turn
+    np.testing.assert_array_equal(metrics.predictions_by_step(raw, HALVING)[0], [0, 0, 2, 1])
 
 
 def test_readout_rules_disagree_where_they_should():
@@ -117,16 +190,3 @@ def test_integrating_output_is_the_sum_of_the_output():
     traces[0, 6:, 5] = 1.4  # 5.6 < 6 total: class 4 wins the integral
     preds = metrics.readout_predictions(traces, 2, None)
     assert preds["integrate"][0] == 4 and preds["last"][0] == 5
-
-
-def test_weighted_rules_weigh_late_steps_more():
-    synapse = nengo.Lowpass(0.005)
-    w = metrics.step_response(20, synapse)
-    assert np.all(np.diff(w) > 0) and 0 < w[0] < w[-1] < 1
-    # early burst for class 1, a later equal burst for class 2: unweighted area
-    # ties up to filtering; the weighted area prefers the later one
-    traces = np.zeros((1, 20, K))
-    traces[0, 2:5, 1] = 1.0
-    traces[0, 12:15, 2] = 1.0
-    preds = metrics.readout_predictions(traces, 5, synapse)
-    assert preds["weighted_area"][0] == 2 and preds["weighted_max"][0] == 2

@@ -1,6 +1,6 @@
 import pytest
 
-from nengo_vision.errors import UsageError
+from nengo_vision.errors import ModelError
 from nengo_vision.models import get_model, model_names
 from nengo_vision.neurons import LIFActivation
 
@@ -10,7 +10,7 @@ def test_registry_lists_scnn_mnist():
 
 
 def test_unknown_model_lists_known_ones():
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(ModelError) as e:
         get_model("resnet9000")
     assert str(e.value) == "unknown model 'resnet9000'; known models: scnn_mnist"
 

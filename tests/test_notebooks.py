@@ -7,6 +7,8 @@ from nbclient import NotebookClient
 
 from conftest import REPO
 
+pytestmark = pytest.mark.slow  # trains and runs four backends in a kernel
+
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
 

@@ -67,3 +67,35 @@ def test_fan_out_passes_through_flatten_and_dropout():
     fan = operations.fan_out(model, "conv")
     assert list(fan) == ["dense"]
     np.testing.assert_array_equal(fan["dense"], np.full((4, 4, 4), 7.0))
+
+
+def test_fan_out_passes_through_a_model_files_dropout(tmp_path):
+    """The model the pipeline runs from a file, whose Dropout is a linear Activation,
+    has the same synapses as that model without the Dropout."""
+    import tensorflow as tf
+
+    from nengo_vision.models.from_file import spec_from_file
+
+    L = tf.keras.layers
+
+    def saved(name, dropout):
+        inp = tf.keras.Input((28, 28, 1))
+        x = L.Conv2D(4, 3, strides=2, activation="relu", name="conv0")(inp)
+        x = L.Dropout(0.3, name="drop0")(x) if dropout else x
+        x = L.Conv2D(6, 3, strides=2, activation="relu", name="conv1")(x)
+        x = L.Flatten(name="flat")(x)
+        x = L.Dropout(0.3, name="drop1")(x) if dropout else x
+        path = tmp_path / f"{name}.keras"
+        tf.keras.Model(inp, L.Dense(10, name="out")(x)).save(path)
+        return spec_from_file(path).build(LIFActivation())
+
+    dropped, plain = saved("dropped", True), saved("plain", False)
+    # the situation: both Dropouts are run as linear Activation layers
+    for name in ("drop0", "drop1"):
+        assert type(dropped.get_layer(name)) is tf.keras.layers.Activation
+    for layer, consumer in (("conv0", "conv1"), ("conv1", "out")):
+        fan, expected = operations.fan_out(dropped, layer), operations.fan_out(plain, layer)
+        assert list(fan) == list(expected) == [consumer]
+        np.testing.assert_array_equal(fan[consumer], expected[consumer])
+    # every conv1 output drives all 10 output units
+    np.testing.assert_array_equal(operations.fan_out(dropped, "conv1")["out"], 10)

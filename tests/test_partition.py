@@ -9,7 +9,7 @@ from nengo_loihi.block import MAX_COMPARTMENTS
 from nengo_loihi.builder.validate import validate_model
 
 from nengo_vision.conversion import ConvertedNetwork
-from nengo_vision.errors import UsageError
+from nengo_vision.errors import PlacementError
 from nengo_vision.partition import (
     CORES_PER_CHIP,
     RESOURCES,
@@ -104,7 +104,7 @@ def test_layer_too_big_for_any_split_names_it():
         nengo.Connection(big.neurons, small.neurons, transform=np.ones((10, 7200)), synapse=None)
     cn = ConvertedNetwork(net, inp, None, {"encoder": big.neurons, "dense": small.neurons},
                           {}, {"encoder": (7200,), "dense": (10,)}, None)
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(PlacementError) as e:
         partition(cn, off_chip=["encoder"])
     assert str(e.value) == (
         "layer dense does not fit on a Loihi core even split to one neuron per core: "
@@ -117,7 +117,7 @@ def test_network_bigger_than_a_chip_fails_before_building():
     # compartments, far more than one chip's 128; refused from the block shapes alone
     cn = _chain((66, 66, 1), [(4, 1, 1), (64, 3, 1), (64, 3, 2)])
     assert cn.shapes["layer1"] == (64, 64, 64) and cn.shapes["layer2"] == (31, 31, 64)
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(PlacementError) as e:
         partition(cn, off_chip=["layer0"])
     assert str(e.value) == (
         "the network needs at least 318 cores, more than one Loihi chip's 128: "
@@ -130,7 +130,7 @@ def test_chip_limit_is_checked_as_layers_are_split_further():
     # the dense layer fits 1 core by compartments; synapse memory then splits it
     # into more cores than a 2-core chip has
     cn = _chain((4,), [4000, 100])
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(PlacementError) as e:
         partition(cn, off_chip=["layer0"], cores_per_chip=2)
     assert str(e.value) == (
         "the network needs at least 3 cores, more than one Loihi chip's 2: "
@@ -142,7 +142,7 @@ def test_on_chip_objects_outside_the_layers_count_too():
     cn = _chain((20, 20, 1), [(8, 3, 1), (32, 3, 2)])  # layer1: 8x8x32, 2 cores
     with cn.net:
         nengo.Ensemble(1500, 1, label="extra")  # on chip by default: 2 more cores
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(PlacementError) as e:
         partition(cn, off_chip=["layer0"], cores_per_chip=3)
     assert str(e.value) == (
         "the network needs at least 4 cores, more than one Loihi chip's 3: "

@@ -1,10 +1,15 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from nengo_vision.errors import UsageError
+from nengo_vision.errors import ModelError
 from nengo_vision.models import get_model
 from nengo_vision.neurons import LIFActivation
-from nengo_vision.training import ShiftedDigits, cache_path, random_shifts, train
+from nengo_vision.training import (
+    ShiftedDigits, cache_path, data_digest, load_weights, random_shifts, save_weights, train,
+)
+
+pytestmark = pytest.mark.slow  # trains small models
 
 QUIET = dict(log=lambda *a: None)
 
@@ -34,15 +39,101 @@ def test_other_seed_other_weights(mnist, tmp_path):
 
 
 def test_cache_key_changes_with_settings(tmp_path):
-    spec, act = get_model("scnn_mnist"), LIFActivation()
-    base = cache_path(tmp_path, spec, act, 1, 100, 0)
-    assert base != cache_path(tmp_path, spec, act, 2, 100, 0)
-    assert base != cache_path(tmp_path, spec, LIFActivation(gain=2), 1, 100, 0)
-    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, rate_target=[100, 0.1])
-    assert base != cache_path(tmp_path, spec, LIFActivation(amplitude=0.01), 1, 100, 0)
-    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, augment=2)
-    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, lr_decay=True)
-    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, batch_size=32)
+    spec, act, d = get_model("scnn_mnist"), LIFActivation(), dict(data="0" * 64)
+    base = cache_path(tmp_path, spec, act, 1, 100, 0, **d)
+    assert base == cache_path(tmp_path, spec, LIFActivation(), 1, 100, 0, **d)
+    assert base != cache_path(tmp_path, spec, act, 2, 100, 0, **d)
+    assert base != cache_path(tmp_path, spec, LIFActivation(gain=2), 1, 100, 0, **d)
+    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, rate_target=[100, 0.1], **d)
+    assert base != cache_path(tmp_path, spec, LIFActivation(amplitude=0.01), 1, 100, 0, **d)
+    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, augment=0, **d)
+    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, lr_decay=False, **d)
+    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, batch_size=32, **d)
+    assert base != cache_path(tmp_path, spec, act, 1, 100, 0, data="1" * 64)
+
+
+def test_data_digest_sees_every_byte_and_the_shape(mnist):
+    (x, y), _ = mnist
+    x, y = x[:300], y[:300]
+    base = data_digest(x, y)
+    assert base == data_digest(x.copy(), y.copy())
+    one_label = y.copy()
+    one_label[150] = (one_label[150] + 1) % 10
+    one_pixel = x.copy()
+    one_pixel[299, 27, 27, 0] += 1 / 255
+    others = [data_digest(x, one_label), data_digest(one_pixel, y),
+              data_digest(x.reshape(300, 784), y), data_digest(x[::-1], y[::-1])]
+    assert len({base, *others}) == 5
+
+
+def test_other_training_digits_are_not_served_from_the_cache(mnist, tmp_path):
+    (x, y), _ = mnist
+    x, y = x[:256], y[:256]
+    relabelled = y.copy()
+    relabelled[:100] = (relabelled[:100] + 1) % 10  # every one of them wrong
+
+    def run(labels):
+        return train(get_model("scnn_mnist"), LIFActivation(), x, labels, epochs=1, seed=0,
+                     cache_dir=tmp_path, **QUIET)[1]
+
+    first, other, again = run(y), run(relabelled), run(y)
+    assert not first["cached"] and not other["cached"]
+    assert other["cache"] != first["cache"]
+    assert again["cached"] and again["cache"] == first["cache"]
+
+
+def _two_branches(first):
+    """``input -> left, right -> left + right``, its branches listed ``first`` first.
+
+    The same network either way (addition commutes), but Keras orders the
+    layers, and so ``get_weights()``, by that listing.
+    """
+    L = tf.keras.layers
+    inp = tf.keras.Input((3,))
+    out = {name: L.Dense(3, name=name)(inp) for name in ("left", "right")}
+    second = "right" if first == "left" else "left"
+    return tf.keras.Model(inp, L.Add(name="sum")([out[first], out[second]]))
+
+
+def test_cached_weights_go_back_to_their_own_layers(tmp_path):
+    saved = _two_branches("left")
+    rng = np.random.default_rng(0)
+    saved.set_weights([rng.normal(size=w.shape) for w in saved.get_weights()])
+    path = tmp_path / "two.npz"
+    save_weights(saved, path)
+    fresh = _two_branches("right")
+    # the situation: same shapes, but the other order of weights
+    assert [w.shape for w in fresh.get_weights()] == [w.shape for w in saved.get_weights()]
+    assert [w.name for w in fresh.weights] != [w.name for w in saved.weights]
+    load_weights(fresh, path)
+    for name in ("left", "right"):
+        for a, b in zip(fresh.get_layer(name).get_weights(), saved.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    x = rng.normal(size=(5, 3))
+    np.testing.assert_allclose(fresh(x).numpy(), saved(x).numpy(), rtol=1e-6)
+
+
+def test_cached_weights_of_another_model_or_format_are_refused(tmp_path):
+    path = tmp_path / "two.npz"
+    save_weights(_two_branches("left"), path)
+    fix = f"delete {path} or run again with --retrain"
+    other = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.Dense(4, name="left")],
+                                name="other")
+    with pytest.raises(ModelError) as e:
+        load_weights(other, path)
+    # left's two weights have other shapes; right's are not in the model
+    assert str(e.value) == (
+        f"cached parameters {path} do not fit model other (4 differences, the first: "
+        f"left/kernel:0 of shape (3, 3), not (3, 4)); {fix}"
+    )
+    # a file from before weights were stored by name
+    np.savez(path, w0=np.zeros((3, 3)), w1=np.zeros(3))
+    with pytest.raises(ModelError) as e:
+        load_weights(_two_branches("left"), path)
+    assert str(e.value) == (
+        f"cached parameters {path} are in an old format (weights by position, not by "
+        f"layer name); {fix}"
+    )
 
 
 def test_random_shifts_move_whole_digits(mnist):
@@ -76,10 +167,11 @@ def test_shifted_digits_repeat_with_the_seed_and_change_every_epoch(mnist):
 
 
 def test_corrupt_cache_is_an_error(mnist, tmp_path):
+    (x, y), _ = mnist
     spec, act = get_model("scnn_mnist"), LIFActivation()
-    path = cache_path(tmp_path, spec, act, 1, 512, 3)
+    path = cache_path(tmp_path, spec, act, 1, 512, 3, data=data_digest(x[:512], y[:512]))
     path.write_bytes(b"garbage")
-    with pytest.raises(UsageError) as e:
+    with pytest.raises(ModelError) as e:
         _small(mnist, tmp_path)
     assert str(e.value) == (
         f"cached parameters {path} are corrupt; delete {path} or run again with --retrain"

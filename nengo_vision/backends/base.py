@@ -1,14 +1,14 @@
 """The backend interface and registry."""
 
-import importlib
 import os
-import pkgutil
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import UsageError
+from .. import defaults
+from .._registry import Registry
+from ..errors import ConfigError
 
 
 @dataclass
@@ -72,7 +72,7 @@ class RunContext:
     n_steps: int = 30
     dt: float = 0.001
     synapse: object = 0.002
-    batch_size: int = 50
+    batch_size: int = defaults.BATCH_SIZE
     emulator_batch: int = 100
     engine_threads: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
     seed: int = 0
@@ -133,9 +133,12 @@ class Backend:
     rank = 0
     #: True where the network is placed on Loihi cores (checked before training)
     needs_chip = False
+    #: True where the batched engine steps ``emulator_batch`` digits at once
+    #: (else NengoDL or Keras runs ``batch_size`` at once; for memory estimates)
+    engine = False
 
     def check(self):
-        """Raise UsageError if this backend cannot run on this machine.
+        """Raise BackendError if this backend cannot run on this machine.
 
         Called for every chosen backend before any work starts, so that a run
         never trains for minutes and then fails on a missing dependency.
@@ -152,38 +155,23 @@ class Backend:
         )
 
 
-_REGISTRY = {}
+_REGISTRY = Registry("nengo_vision.backends", "backend", ConfigError,
+                     order=lambda cls: cls.rank)
 
 
 def register_backend(cls):
     """Class decorator that registers a backend under ``cls.name``."""
-    if cls.name in _REGISTRY:
-        raise ValueError(f"backend {cls.name!r} is registered twice")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_all():
-    from .. import backends
-
-    for info in pkgutil.iter_modules(backends.__path__):
-        importlib.import_module(f"{backends.__name__}.{info.name}")
+    return _REGISTRY.add(cls.name, cls)
 
 
 def backend_names():
     """Registered backend names, from the ANN towards the chip."""
-    _load_all()
-    return sorted(_REGISTRY, key=lambda name: _REGISTRY[name].rank)
+    return _REGISTRY.names()
 
 
 def get_backend(name):
-    """An instance of the backend called ``name``, or a UsageError listing all."""
-    _load_all()
-    if name not in _REGISTRY:
-        raise UsageError(
-            f"unknown backend {name!r}; known backends: {', '.join(backend_names())}"
-        )
-    return _REGISTRY[name]()
+    """An instance of the backend called ``name``, or a ConfigError listing all."""
+    return _REGISTRY.get(name)()
 
 
 class Collector:

@@ -1,9 +1,7 @@
 """``keras``: the trained ANN itself, with its LIF rate activations."""
 
 import numpy as np
-import tensorflow as tf
 
-from ..conversion import neuron_layers
 from .base import Backend, Collector, register_backend
 
 
@@ -20,6 +18,10 @@ class KerasBackend(Backend):
     description = "the trained Keras ANN with LIF rate activations"
 
     def run(self, ctx, images):
+        import tensorflow as tf
+
+        from ..conversion import neuron_layers
+
         names = neuron_layers(ctx.model)
         layers = [ctx.model.get_layer(n) for n in names]
         probe = tf.keras.Model(ctx.model.input, [ctx.model.output] + [l.output for l in layers])

@@ -19,9 +19,7 @@ import warnings
 
 import numpy as np
 
-from ..conversion import convert
-from ..errors import UsageError
-from ..partition import describe, partition, resource_report
+from ..errors import BackendError
 from .base import Backend, Collector, register_backend, run_on_engine
 
 
@@ -102,7 +100,7 @@ def voltage_scale(sim, probe):
 
 
 def check_placement(model, synapse=None):
-    """Place ``model``'s converted network on one chip, or raise a UsageError.
+    """Place ``model``'s converted network on one chip, or raise a PlacementError.
 
     Placement is decided by the layers' shapes and connections, so the
     untrained model answers before minutes of training are spent on a network
@@ -110,6 +108,9 @@ def check_placement(model, synapse=None):
     the trained network again, so the limits are also checked on the weights
     that run.
     """
+    from ..conversion import convert
+    from ..partition import partition
+
     cn = convert(model, spiking=True, synapse=synapse)
     return partition(cn, off_chip=[next(iter(cn.layers))])
 
@@ -117,6 +118,9 @@ def check_placement(model, synapse=None):
 def build_simulator(ctx, target):
     """Convert, place and build; return ``(sim, cn, report, image_holder)``."""
     import nengo_loihi
+
+    from ..conversion import convert
+    from ..partition import partition, resource_report
 
     cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage)
     first = next(iter(cn.layers))
@@ -135,6 +139,8 @@ def build_simulator(ctx, target):
 
 
 def log_placement(ctx, name, report):
+    from ..partition import describe
+
     ctx.log(f"{name}: layer placement")
     for line in describe(report):
         ctx.log(line)
@@ -154,6 +160,7 @@ class LoihiEmulatorBackend(Backend):
     description = "Loihi emulator, batched engine (bit-equal to nengo-loihi's)"
     rank = 4
     needs_chip = True
+    engine = True
 
     def run(self, ctx, images):
         sim, cn, report, _ = build_simulator(ctx, "sim")
@@ -218,7 +225,7 @@ class LoihiBackend(NengoLoihiEmulatorBackend):
 
     def check(self):
         if not nxsdk_available():
-            raise UsageError(
+            raise BackendError(
                 "backend loihi needs Intel's NxSDK (the nxsdk package), which is not "
                 "installed here; run on Intel's Neuromorphic Research Cloud (see "
                 "hardware/README.md) or use --backends loihi-emulator"

@@ -3,13 +3,9 @@
 import warnings
 
 import numpy as np
-from nengo_loihi.neurons import LoihiLIF
 
 from .._quiet import import_nengo_dl
-from ..conversion import convert, tile_images
 from .base import Backend, Collector, register_backend
-
-nengo_dl = import_nengo_dl()
 
 
 @register_backend
@@ -29,6 +25,11 @@ class NengoDLBackend(Backend):
     run_as = None
 
     def run(self, ctx, images):
+        from nengo_loihi.neurons import LoihiLIF
+
+        from ..conversion import convert, tile_images
+
+        nengo_dl = import_nengo_dl()
         cn = convert(
             ctx.model, spiking=self.spiking, synapse=ctx.synapse, run_as=self.run_as,
             voltage=ctx.record.voltage,

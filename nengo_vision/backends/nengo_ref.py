@@ -1,9 +1,7 @@
 """``nengo``: the converted spiking network in Nengo's reference simulator."""
 
-import nengo
 import numpy as np
 
-from ..conversion import convert
 from .base import Backend, register_backend, run_on_engine
 
 
@@ -23,8 +21,13 @@ class NengoBackend(Backend):
     name = "nengo"
     description = "converted spiking network in Nengo's reference simulator (batched)"
     rank = 2.5
+    engine = True
 
     def run(self, ctx, images):
+        import nengo
+
+        from ..conversion import convert
+
         cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage)
         # a function for the engine to replace with the digits (a constant
         # output would be built into the simulator as a fixed signal)

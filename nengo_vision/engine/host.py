@@ -31,7 +31,7 @@ from nengo.builder.neurons import SimNeurons
 from nengo.builder.processes import SimProcess
 from nengo.builder.transforms import ConvInc, ConvTransposeInc
 
-from ..errors import UsageError
+from ..errors import BackendError
 from . import kernels
 
 _BUILDERS = {}
@@ -47,7 +47,7 @@ def builds(op_type):
     return register
 
 
-class EngineError(UsageError):
+class EngineError(BackendError):
     """Part of a network that the batched engine cannot reproduce exactly."""
 
 

@@ -7,12 +7,11 @@ A user's own Keras model file becomes a model through :mod:`.from_file`
 (``--model PATH``); :func:`find_model` takes either.
 """
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import UsageError
+from .._registry import Registry
+from ..errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -42,41 +41,27 @@ class ModelSpec:
     source: str = ""
 
 
-_REGISTRY = {}
+_REGISTRY = Registry(__name__, "model", ModelError, skip=("from_file",))
 
 
 def register_model(name, dataset, description):
     """Decorator that adds a model builder to the zoo under ``name``."""
 
     def decorator(build):
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelSpec(name, build, dataset, description)
+        _REGISTRY.add(name, ModelSpec(name, build, dataset, description))
         return build
 
     return decorator
 
 
-def _load_all():
-    # importing each module of this package runs its @register_model
-    for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}")
-
-
 def model_names():
     """Names of all registered models, sorted."""
-    _load_all()
-    return sorted(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_model(name):
-    """Return the :class:`ModelSpec` called ``name``, or a UsageError listing all."""
-    _load_all()
-    if name not in _REGISTRY:
-        raise UsageError(
-            f"unknown model {name!r}; known models: {', '.join(model_names())}"
-        )
-    return _REGISTRY[name]
+    """Return the :class:`ModelSpec` called ``name``, or a ModelError listing all."""
+    return _REGISTRY.get(name)
 
 
 def find_model(name_or_path, dataset="mnist"):
@@ -91,18 +76,17 @@ def find_model(name_or_path, dataset="mnist"):
 
     from .from_file import MODEL_SUFFIXES, spec_from_file
 
-    _load_all()
     if name_or_path in _REGISTRY:
-        return _REGISTRY[name_or_path]
+        return _REGISTRY.get(name_or_path)
     path = Path(name_or_path)
     if path.exists():
         return spec_from_file(path, dataset)
     if path.suffix in MODEL_SUFFIXES or len(path.parts) > 1:
-        raise UsageError(
+        raise ModelError(
             f"model file {path} does not exist; give the path of a .keras or .h5 "
             f"file or a SavedModel folder, or a model name: {', '.join(model_names())}"
         )
-    raise UsageError(
+    raise ModelError(
         f"unknown model {name_or_path!r}; known models: {', '.join(model_names())}; "
         f"or give the path of a .keras or .h5 file or a SavedModel folder"
     )

@@ -15,13 +15,13 @@ import hashlib
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import tensorflow as tf
 
-from ..errors import UsageError
+from ..datasets import get_dataset
+from ..errors import ModelError
 from . import ModelSpec
 
-#: Data sets a model file can be trained on: what the model must take and give.
-DATASETS = {"mnist": dict(input_shape=(28, 28, 1), n_classes=10)}
 #: File names that mean "a Keras model file", even when no such file exists.
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -41,7 +41,7 @@ def spec_from_file(path, dataset="mnist"):
     path : str or Path
         A ``.keras`` or ``.h5`` file, or a SavedModel folder.
     dataset : str
-        The data set to train and test on (a key of :data:`DATASETS`).
+        The registered data set to train and test on.
 
     Returns
     -------
@@ -54,14 +54,13 @@ def spec_from_file(path, dataset="mnist"):
 
     Raises
     ------
-    UsageError
-        If the data set is unknown, Keras cannot load the file, or the model
-        cannot run as a spiking network (:func:`check_model`).
+    ConfigError
+        If the data set is unknown.
+    ModelError
+        If Keras cannot load the file, or the model cannot run as a spiking
+        network (:func:`check_model`).
     """
-    if dataset not in DATASETS:
-        raise UsageError(
-            f"unknown data set {dataset!r}; known data sets: {', '.join(sorted(DATASETS))}"
-        )
+    dataset = get_dataset(dataset)  # ConfigError if unknown
     path = Path(path)
     model = load_keras_model(path)
     check_model(model, path, dataset)
@@ -71,20 +70,20 @@ def spec_from_file(path, dataset="mnist"):
 
     name = path.name if path.is_dir() else path.stem
     return ModelSpec(
-        name=name, build=build, dataset=dataset,
+        name=name, build=build, dataset=dataset.name,
         description=f"Keras model from {path}", source=f"sha256:{digest(path)}",
     )
 
 
 def load_keras_model(path):
-    """Load the Keras model at ``path`` without compiling it; UsageError if Keras cannot."""
+    """Load the Keras model at ``path`` without compiling it; ModelError if Keras cannot."""
     try:
         _nengo_dl()  # first, so that its quiet import is where Keras starts up
         return tf.keras.models.load_model(str(path), compile=False)
     except Exception as e:  # Keras raises many types here; all mean "not loadable"
         reason = next((line.strip() for line in str(e).splitlines() if line.strip()),
                       type(e).__name__)
-        raise UsageError(
+        raise ModelError(
             f"cannot load Keras model {path}: {reason[:300]}; save it with Keras's "
             f"model.save() as .keras, .h5 or a SavedModel folder, using only the "
             f"layers and activations Keras ships"
@@ -95,35 +94,42 @@ def check_model(model, path, dataset):
     """Refuse, in one line, a model the pipeline cannot train, convert and run.
 
     Checked in order, each its own message: one input of the data set's shape,
-    one output with a unit per class, every layer convertible
+    one output with a unit per class, finite weights, every layer convertible
     (:func:`layer_problems`), and at least one ReLU layer to run as neurons.
     """
-    need = DATASETS[dataset]
-    shape, n_classes = need["input_shape"], need["n_classes"]
+    shape, n_classes = tuple(dataset.input_shape), dataset.n_classes
     if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise UsageError(
+        raise ModelError(
             f"model {path} has {len(model.inputs)} inputs and {len(model.outputs)} "
             f"outputs; the pipeline needs one input and one output"
         )
     got = tuple(model.input_shape[1:])
     if got != shape:
-        raise UsageError(
-            f"model {path} takes inputs of shape {got}, but {dataset} images are "
+        raise ModelError(
+            f"model {path} takes inputs of shape {got}, but {dataset.name} images are "
             f"{shape}; give the model an input of shape {shape}"
         )
     units = tuple(model.output_shape[1:])
     if units != (n_classes,):
-        raise UsageError(
-            f"model {path} gives outputs of shape {units}, but {dataset} has "
+        raise ModelError(
+            f"model {path} gives outputs of shape {units}, but {dataset.name} has "
             f"{n_classes} classes; end the model with a layer of {n_classes} units"
+        )
+    bad = [f"{w.name} ({int(np.sum(~np.isfinite(v)))} of {v.size})"
+           for w, v in zip(model.weights, model.get_weights()) if not np.all(np.isfinite(v))]
+    if bad:
+        # training from NaN weights "succeeds" and reports chance accuracy
+        raise ModelError(
+            f"model {path} has weights that are NaN or infinite: {'; '.join(bad)}; "
+            f"save the model again from finite weights"
         )
     problems = layer_problems(model)
     if problems:
-        raise UsageError(
+        raise ModelError(
             f"model {path} has layers the pipeline cannot convert: {'; '.join(problems)}"
         )
     if not any(_is_relu(getattr(layer, "activation", None)) for layer in model.layers):
-        raise UsageError(
+        raise ModelError(
             f"model {path} has no layer with a relu activation, so nothing would run "
             f"as spiking neurons; give its hidden layers activation='relu'"
         )

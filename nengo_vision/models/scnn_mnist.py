@@ -5,8 +5,6 @@ test set at 30 time steps): 28×28×1 → Conv 32 3×3 → Conv 64 3×3 stride 2
 Conv 128 3×3 stride 2 → Dense 10, with LIF neurons after each convolution.
 """
 
-import tensorflow as tf
-
 from . import register_model
 
 
@@ -17,6 +15,8 @@ from . import register_model
 )
 def build(activation):
     """Build the Keras model; ``activation`` is the shared LIF rate activation."""
+    import tensorflow as tf
+
     # Biases start at the LIF threshold (input current gain * bias = 1), so that
     # every neuron starts at the edge of firing, as a ReLU does at 0; otherwise
     # most neurons of a Glorot-initialised layer start silent.

@@ -1,0 +1,505 @@
+"""Every setting of a run, with its default, validated where it is set.
+
+:class:`Config` is what the command line, the notebook, the benchmarks and the
+tests all build a run from::
+
+    config = Config(model="scnn_mnist", n_test=100, epochs=1)
+    config.n_steps = 50          # checked here
+    config.n_steps = 0           # ConfigError: Config.n_steps must be a positive integer, got 0
+
+Each setting is a :class:`Setting` on the class (as ``nengo.params`` declares
+parameters): it knows its default, how to check a value, and how the command
+line spells and explains it, so ``--help`` and the checks cannot drift apart.
+Checks that involve two settings (``last_k`` against ``n_steps``, ``digits``
+against ``backends``) are in :meth:`Config.check`, which the pipeline calls
+before any slow work. Importing this module imports nothing heavy.
+"""
+
+import math
+from pathlib import Path
+
+from . import defaults
+from .errors import ConfigError
+
+#: --neuron choices (the activation classes are in :mod:`.neurons`)
+NEURONS = ("lif", "loihi")
+#: MNIST digits fit a 20x20 box in a 28x28 frame: larger shifts cut digits off.
+MAX_AUGMENT = 4
+#: the main job's backends
+DEFAULT_BACKENDS = ("keras", "nengo-dl-rate", "nengo-dl", "nengo", "loihi-emulator")
+#: Digits each backend runs by default (the main job's budget); others run all.
+#: The emulator (batched engine) runs the whole test set in about a minute;
+#: NengoDL and Nengo take 20 to 60 s per 1,000 digits on 2 cores, and
+#: NengoLoihi's own emulator about 1 digit/s.
+DEFAULT_DIGITS = {
+    "nengo-dl-rate": 1000, "nengo-dl": 1000, "nengo": 1000, "nengo-dl-loihi": 1000,
+    "nengo-loihi-emulator": 200, "loihi": 200,
+}
+
+
+# ---------------------------------------------------------------- value checks
+# Each takes a value (from Python, or the text of a command-line option) and
+# returns it normalised, or raises ValueError saying what is wrong with it.
+
+
+def _as_int(value):
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, str):
+        return int(value.strip())
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError
+    return int(value)
+
+
+def whole_number(low, high, what):
+    """A check for integers from ``low`` to ``high`` (None: no limit), whose
+    error says ``must be WHAT``."""
+
+    def check(value):
+        try:
+            number = _as_int(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            raise ValueError(f"must be {what}, got {value!r}")
+        return number
+
+    return check
+
+
+positive_int = whole_number(1, None, "a positive integer")
+non_negative_int = whole_number(0, None, "0 or a positive integer")
+seed_number = whole_number(0, 2**32 - 1, "an integer from 0 to 4294967295")
+shift_pixels = whole_number(0, MAX_AUGMENT, f"a whole number of pixels from 0 to {MAX_AUGMENT}")
+
+
+def positive_float(value):
+    try:
+        number = float(value) if not isinstance(value, bool) else 0.0
+    except (TypeError, ValueError):
+        number = 0.0
+    if not (number > 0 and math.isfinite(number)):
+        raise ValueError(f"must be a positive number, got {value!r}")
+    return number
+
+
+def time_constant(value):
+    """A lowpass time constant in seconds, or None (``"none"``) for no filter."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    try:
+        return positive_float(value)
+    except ValueError:
+        raise ValueError(
+            f"must be a positive time constant in seconds, or 'none' for no filter, "
+            f"got {value!r}"
+        ) from None
+
+
+def optional(check):
+    """``check``, but None passes (the setting is off)."""
+
+    def optional_check(value):
+        return None if value is None else check(value)
+
+    optional_check.__name__ = check.__name__
+    return optional_check
+
+
+def one_of(choices):
+    def choice(value):
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return choice
+
+
+def flag(value):
+    if not isinstance(value, bool):
+        raise ValueError(f"must be True or False, got {value!r}")
+    return value
+
+
+def text(value):
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise ValueError(f"must be a non-empty string, got {value!r}")
+    return str(value)
+
+
+def folder(value):
+    """A folder path, or None for the default."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, Path)) or not str(value):
+        raise ValueError(f"must be a folder path, got {value!r}")
+    return str(value)
+
+
+def backend_list(value):
+    """``"a,b"`` or a sequence of names → a list of known, distinct backend names."""
+    from .backends import backend_names
+
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(n).strip() for n in names if str(n).strip()]
+    if not names:
+        raise ValueError("is empty; name at least one backend")
+    known = backend_names()
+    for name in names:
+        if name not in known:
+            raise ValueError(f"names unknown backend {name!r}; known backends: {', '.join(known)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names a backend twice: {','.join(names)}")
+    return names
+
+
+def dataset_name(value):
+    """The name of a registered data set."""
+    from .datasets import dataset_names
+
+    known = dataset_names()
+    if value not in known:
+        raise ValueError(f"names unknown data set {value!r}; known data sets: {', '.join(known)}")
+    return value
+
+
+def digit_counts(value):
+    """``"BACKEND=N,..."`` or a dict → {backend: N} with N positive."""
+    wrong = ValueError(
+        f"must be BACKEND=N pairs separated by commas, N a positive integer, got {value!r}"
+    )
+    if isinstance(value, dict):
+        items = list(value.items())
+    else:
+        items = [part.partition("=")[::2] if "=" in part else (part, None)
+                 for part in filter(None, (p.strip() for p in str(value).split(",")))]
+    counts = {}
+    for name, number in items:
+        if not str(name).strip() or number is None:
+            raise wrong
+        try:
+            counts[str(name).strip()] = positive_int(number)
+        except ValueError:
+            raise wrong from None
+    return counts
+
+
+def address(value):
+    if value is None:
+        return None
+    value = text(value)
+    if "://" not in value and ":" not in value:
+        raise ValueError(f"must be a Dask scheduler address like tcp://HOST:8786, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------- settings
+
+
+class Setting:
+    """One setting of :class:`Config`: a default, a check, and how the command
+    line offers it.
+
+    Parameters
+    ----------
+    default
+        The value when none is given (not checked: it is ours).
+    check : callable
+        Value → normalised value, or ValueError saying what is wrong.
+    help : str
+        What it means, for ``--help`` and the docs.
+    metavar : str, optional
+        The placeholder in ``--help``; None for a flag that takes no value.
+    option : str, optional
+        The command-line option (default: ``--`` and the name with dashes);
+        ``""`` for a setting that only the library offers.
+    show_default : bool
+        Append "(default: ...)" to the help.
+    """
+
+    def __init__(self, default, check, help, metavar="X", option=None, show_default=True):
+        self.default, self.check, self.help = default, check, help
+        self.metavar, self.option, self.show_default = metavar, option, show_default
+        self.name = None
+
+    def __set_name__(self, owner, name):
+        self.name = name
+        if self.option is None:
+            self.option = "--" + name.replace("_", "-")
+
+    def __get__(self, instance, owner):
+        if instance is None:
+            return self
+        value = instance.__dict__.get(self.name, self.default)
+        # a copy, so that appending to config.backends can neither skip the
+        # check nor change the default of every other Config
+        return value.copy() if isinstance(value, (list, dict)) else value
+
+    def is_set(self, instance):
+        """True if ``instance`` was given a value for this setting."""
+        return self.name in instance.__dict__
+
+    def __set__(self, instance, value):
+        try:
+            instance.__dict__[self.name] = self.check(value)
+        except ValueError as e:
+            raise ConfigError(f"Config.{self.name} {e}") from None
+
+    def parse(self, text):
+        """The value of the command-line option ``text`` (argparse's ``type``)."""
+        import argparse
+
+        try:
+            return self.check(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+
+class Config:
+    """The settings of one run: model, data, training, backends and readout.
+
+    Give any setting as a keyword; the others keep their defaults. A bad value
+    raises :class:`.ConfigError` naming the setting and what to give, when it
+    is set. ``Config.settings()`` lists them all; ``config.to_dict()`` gives
+    their values.
+    """
+
+    # -- what to run
+    model = Setting(
+        "scnn_mnist", text,
+        "a model name, or the path of your own Keras model (.keras, .h5 or a "
+        "SavedModel folder), whose relu layers become LIF neurons and whose weights "
+        "start the training", metavar="NAME|PATH",
+    )
+    dataset = Setting("mnist", dataset_name, "the data set the model is trained and tested on",
+                      metavar="NAME")
+    backends = Setting(
+        list(DEFAULT_BACKENDS), backend_list, "comma-separated backends to run",
+        metavar="LIST",
+    )
+    reference = Setting(
+        None, optional(text),
+        "backend whose output traces the others are compared with, step by step "
+        "(default: keras if it runs, else the first backend)",
+        metavar="BACKEND", show_default=False,
+    )
+    # -- test digits
+    n_test = Setting(
+        10000, positive_int,
+        "test digits to run, the first N of the test set; backends slower than the "
+        "emulator run fewer (see --digits)", metavar="N",
+    )
+    digits = Setting(
+        {}, digit_counts,
+        "how many of the first --n-test digits a backend runs, overriding its "
+        "default (" + ", ".join(f"{k} {v}" for k, v in DEFAULT_DIGITS.items())
+        + ", others all); comparisons between two backends use the digits both ran",
+        metavar="BACKEND=N,...", show_default=False,
+    )
+    n_steps = Setting(30, positive_int, "time steps each digit is held for", metavar="N")
+    last_k = Setting(10, positive_int,
+                     "steps averaged by the mean-of-last-K readout rule (at most --n-steps; "
+                     "the default is cut to --n-steps)", metavar="K")
+    record_digits = Setting(
+        3, positive_int,
+        "digits whose spikes (50 random neurons per layer) and voltages are kept and "
+        "plotted", metavar="N",
+    )
+    # -- where to run
+    workers = Setting(
+        None, optional(positive_int),
+        "run each backend's digits as shards on a local Dask cluster of N worker "
+        "processes (default: in this process)", metavar="N", show_default=False,
+    )
+    scheduler = Setting(
+        None, address,
+        "run the shards on a running Dask cluster, e.g. tcp://127.0.0.1:8786 "
+        "(instead of --workers)", metavar="ADDRESS", show_default=False,
+    )
+    emulator_batch = Setting(
+        100, positive_int,
+        "digits the batched Loihi emulator steps at once; memory grows by about "
+        "10 MB per digit for scnn_mnist", metavar="N",
+    )
+    batch_size = Setting(defaults.BATCH_SIZE, positive_int, "digits per batch when NengoDL and Keras run",
+                         metavar="N")
+    # -- training
+    epochs = Setting(defaults.EPOCHS, positive_int, "training epochs", metavar="N")
+    n_train = Setting(
+        None, optional(positive_int),
+        "train on the first N training digits only (default: all)", metavar="N",
+        show_default=False,
+    )
+    train_batch_size = Setting(defaults.TRAIN_BATCH_SIZE, positive_int, "digits per training batch", metavar="N")
+    augment = Setting(
+        defaults.AUGMENT, shift_pixels,
+        "shift training digits randomly by up to PX pixels, anew every epoch; 0 for none",
+        metavar="PX",
+    )
+    lr_decay = Setting(
+        True, flag, "cosine learning-rate decay over training (library only)", option="",
+    )
+    seed = Setting(0, seed_number, "seed of every random choice", metavar="N")
+    retrain = Setting(False, flag, "train even if parameters for these settings are cached",
+                      metavar=None, show_default=False)
+    rate_penalty = Setting(
+        None, optional(positive_float),
+        f"train with a penalty that keeps each layer's firing neurons at or above HZ "
+        f"(weight {defaults.RATE_WEIGHT}; default: no penalty)", metavar="HZ",
+        show_default=False,
+    )
+    # -- the neuron and its operating range
+    neuron = Setting(
+        "lif", one_of(NEURONS),
+        "the neuron the model is trained for: 'lif' trains through nengo.LIF's rate "
+        "curve; 'loihi' through the rate of Loihi's discretised LIF (whole-step spike "
+        "intervals, 333 Hz ceiling), and the converted network runs LoihiLIF neurons, "
+        "so NengoDL predicts what the chip does", metavar="{lif,loihi}",
+    )
+    gain = Setting(defaults.GAIN, positive_float,
+                   "LIF input current per unit of a layer's pre-activation", metavar="G")
+    amplitude = Setting(
+        defaults.AMPLITUDE, positive_float,
+        "activation per Hz of firing rate: the ANN's activations are A times the LIF "
+        "rates, so a smaller A makes the same network fire more spikes, which the "
+        "spiking network needs to keep the ANN's accuracy in a short presentation",
+        metavar="A",
+    )
+    synapse = Setting(
+        0.002, time_constant,
+        "lowpass time constant (s) on connections out of neuron layers, or 'none' for "
+        "raw spikes; a short filter turns spikes into smoother currents", metavar="TAU",
+    )
+    output_synapse = Setting(
+        defaults.OUTPUT_SYNAPSE, time_constant,
+        "lowpass time constant (s) of the readout filter on the output, applied per "
+        "digit, or 'none' to read the raw last step", metavar="TAU",
+    )
+    # -- calibration
+    target_rate = Setting(
+        None, optional(positive_float),
+        "calibrate firing rates after training: measure each layer's input currents on "
+        "training digits and scale each layer toward a mean rate of HZ, as far as no "
+        f"more than {defaults.MAX_SATURATED * 100:.0f}% of its active rates reach "
+        f"{defaults.HEADROOM * 100:.0f}% of the neuron's ceiling (Loihi: one spike per "
+        "3 steps), then fine-tune (default: no calibration)", metavar="HZ",
+        show_default=False,
+    )
+    calibration_epochs = Setting(1, non_negative_int,
+                                 "fine-tuning epochs after --target-rate scaling", metavar="N")
+    # -- files and the terminal
+    data_dir = Setting(
+        None, folder, "folder holding the data set's files (default: $NENGO_VISION_DATA, "
+        "else the Keras download)", metavar="DIR", show_default=False,
+    )
+    cache_dir = Setting(
+        None, folder, "folder for trained parameters (default: $NENGO_VISION_CACHE, else "
+        "~/.cache/nengo_vision)", metavar="DIR", show_default=False,
+    )
+    progress = Setting(True, flag, "show progress bars", option="")
+
+    #: how errors name settings: "setting" (``n_steps``) or "option" (``--n-steps``)
+    _spelling = "setting"
+
+    def __init__(self, **settings):
+        for name, value in settings.items():
+            if not isinstance(getattr(type(self), name, None), Setting):
+                raise ConfigError(
+                    f"Config has no setting {name!r}; settings: {', '.join(self.settings())}"
+                )
+            setattr(self, name, value)
+
+    def __setattr__(self, name, value):
+        # a misspelt setting would otherwise be a silent new attribute
+        if not isinstance(getattr(type(self), name, None), Setting):
+            raise ConfigError(
+                f"Config has no setting {name!r}; settings: {', '.join(self.settings())}"
+            )
+        super().__setattr__(name, value)
+
+    @classmethod
+    def from_options(cls, **settings):
+        """A Config from command-line options: its errors name ``--options``."""
+        config = cls(**settings)
+        object.__setattr__(config, "_spelling", "option")
+        return config
+
+    def label(self, name):
+        """How an error names setting ``name`` to this config's user."""
+        option = self.settings()[name].option
+        return option if self._spelling == "option" and option else name
+
+    @classmethod
+    def settings(cls):
+        """Name → :class:`Setting`, in the order they are declared."""
+        return {k: v for k, v in vars(cls).items() if isinstance(v, Setting)}
+
+    def to_dict(self):
+        """Every setting's value (lists and dicts copied)."""
+        out = {}
+        for name in self.settings():
+            value = getattr(self, name)
+            out[name] = value.copy() if isinstance(value, (list, dict)) else value
+        return out
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (each checked); settings this config
+        leaves at their defaults stay so."""
+        copy = type(self)()
+        copy.__dict__.update(self.__dict__)  # values already checked, and the spelling
+        for name, value in changes.items():
+            setattr(copy, name, value)
+        return copy
+
+    def __repr__(self):
+        changed = {k: v for k, v in self.to_dict().items() if v != self.settings()[k].default}
+        return "Config(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+
+    def __eq__(self, other):
+        return isinstance(other, Config) and self.to_dict() == other.to_dict()
+
+    # ------------------------------------------------------------ joint checks
+
+    @property
+    def reference_backend(self):
+        """The backend the others' traces are compared with."""
+        if self.reference:
+            return self.reference
+        return "keras" if "keras" in self.backends else self.backends[0]
+
+    def n_digits(self, backend):
+        """How many of the first ``n_test`` digits ``backend`` runs."""
+        return min(self.n_test, self.digits.get(backend, DEFAULT_DIGITS.get(backend, self.n_test)))
+
+    def check(self):
+        """Check the settings that depend on each other; ConfigError if they clash.
+
+        The pipeline calls this before any slow work. Limits that depend on the
+        data (``n_test`` against the test set's size) are checked when the data
+        is loaded.
+        """
+        option = {name: self.label(name) for name in self.settings()}
+        for name in self.digits:
+            if name not in self.backends:
+                raise ConfigError(
+                    f"{option['digits']} names {name}, which is not among "
+                    f"{option['backends']} ({', '.join(self.backends)}); name a backend "
+                    f"that runs"
+                )
+        if self.workers and self.scheduler:
+            raise ConfigError(f"{option['workers']} and {option['scheduler']} both given; "
+                              f"choose one")
+        if self.reference_backend not in self.backends:
+            raise ConfigError(
+                f"{option['reference']} {self.reference} is not one of the backends run "
+                f"({', '.join(self.backends)}); choose one of them or add it to "
+                f"{option['backends']}"
+            )
+        # the default (10) is capped at n_steps by the readout; a K given is not
+        if Config.last_k.is_set(self) and self.last_k > self.n_steps:
+            raise ConfigError(
+                f"{option['last_k']} {self.last_k} is more than {option['n_steps']} "
+                f"{self.n_steps}; average at most the {self.n_steps} steps there are"
+            )
+        return self

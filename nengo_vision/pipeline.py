@@ -1,0 +1,258 @@
+"""The pipeline, stage by stage: data → model → train → (calibrate) → place →
+run backends → compare → :class:`.Result`.
+
+:func:`run` runs every stage for a :class:`.Config`; each stage is a function
+of its own, so a notebook or a benchmark can stop after any of them or run one
+again with other settings::
+
+    import nengo_vision as nv
+    config = nv.Config(n_test=100, epochs=1, n_train=6000)
+    data = nv.pipeline.load_data(config)
+    model, training = nv.pipeline.train(config, data)
+    result = nv.pipeline.evaluate(config, model, data, training)
+
+Settings flow down: each stage takes the config and what the stages before it
+produced, and returns what the next one needs.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .defaults import RATE_WEIGHT
+from .errors import ConfigError
+
+
+@dataclass
+class Data:
+    """The data set and the arrays a run uses.
+
+    Attributes
+    ----------
+    dataset : Dataset
+        The registered data set (shape, classes, name).
+    x_train, y_train : ndarray
+        The training images and labels (the first ``n_train``).
+    images, labels : ndarray
+        The test images and labels the backends run (the first ``n_test``).
+    indices : ndarray
+        Their indices in the test set.
+    source : str
+        Where the arrays came from.
+    """
+
+    dataset: object
+    x_train: np.ndarray
+    y_train: np.ndarray
+    images: np.ndarray
+    labels: np.ndarray
+    indices: np.ndarray
+    source: str = ""
+
+
+def load_data(config):
+    """Load ``config.dataset`` and cut it to ``n_train`` and ``n_test``."""
+    from .datasets import get_dataset
+
+    dataset = get_dataset(config.dataset)
+    splits = dataset.load(config.data_dir)
+    for name, n, total, what in (
+        ("n_test", config.n_test, len(splits.x_test), "test"),
+        ("n_train", config.n_train, len(splits.x_train), "training"),
+    ):
+        if n is not None and n > total:
+            raise ConfigError(
+                f"{config.label(name)} {n} is more than the {total:,} {what} "
+                f"{dataset.item}s of {dataset.name}; use at most {total}"
+            )
+    n_train = config.n_train or len(splits.x_train)
+    indices = np.arange(config.n_test)
+    return Data(
+        dataset=dataset, x_train=splits.x_train[:n_train], y_train=splits.y_train[:n_train],
+        images=splits.x_test[indices], labels=splits.y_test[indices], indices=indices,
+        source=splits.source,
+    )
+
+
+def activation(config):
+    """The rate activation of ``config.neuron`` with the configured operating range."""
+    from .neurons import ACTIVATIONS
+
+    return ACTIVATIONS[config.neuron](gain=config.gain, amplitude=config.amplitude)
+
+
+def model_spec(config, data):
+    """The :class:`.ModelSpec` of ``config.model``: a zoo name or a model file."""
+    from .models import find_model
+
+    return find_model(config.model, data.dataset.name)
+
+
+def preflight(config):
+    """What can be checked from the settings alone, in a moment: the settings
+    together, that every backend can run here, that the cache folder is writable."""
+    from ._io import check_writable
+    from .backends import get_backend
+    from .training import default_cache_dir
+
+    config.check()
+    for name in config.backends:
+        get_backend(name).check()
+    check_writable(config.cache_dir or default_cache_dir(), config.label("cache_dir"))
+
+
+def check(config, spec, data):
+    """What depends on the data and the model, checked before training: the
+    memory the run needs, biases where rates are to be calibrated, and (for
+    chip backends) the placement of the untrained network on one chip. (Call
+    :func:`preflight` first: :func:`run` does.)"""
+    from .backends import get_backend
+    from .memory import check_memory
+
+    model = spec.build(activation(config))
+    check_memory(config, model, data)
+    if config.target_rate:
+        from .calibration import check_biases
+
+        check_biases(model)  # a layer without a bias cannot be calibrated
+    if any(get_backend(name).needs_chip for name in config.backends):
+        from .backends.loihi import check_placement
+
+        check_placement(model, synapse=config.synapse)
+
+
+def train(config, data, spec=None, log=print):
+    """Train the model (or load it from the cache), then calibrate if asked.
+
+    Returns
+    -------
+    model : tf.keras.Model
+    training : dict
+        Epochs, digits, schedule, whether it was cached, seconds, cache file,
+        history, and ``calibration`` (None without ``target_rate``).
+    """
+    from .training import LR_SCHEDULE
+    from .training import train as fit_model
+
+    spec = spec or model_spec(config, data)
+    model, info = fit_model(
+        spec, activation(config), data.x_train, data.y_train, epochs=config.epochs,
+        seed=config.seed, cache_dir=config.cache_dir, retrain=config.retrain,
+        batch_size=config.train_batch_size, log=log, augment=config.augment,
+        lr_decay=config.lr_decay,
+        rate_target=(config.rate_penalty, RATE_WEIGHT) if config.rate_penalty else None,
+    )
+    training = dict(
+        epochs=config.epochs, n_train=len(data.x_train), augment=config.augment,
+        lr_schedule=LR_SCHEDULE if config.lr_decay else "constant",
+        cached=info["cached"], seconds=round(info["seconds"], 1), cache=info["cache"],
+        history=info["history"], calibration=None,
+    )
+    if config.target_rate:
+        from .calibration import calibrate, describe
+
+        training["calibration"] = calibrate(
+            model, data.x_train, data.y_train, config.target_rate, info["cache"],
+            epochs=config.calibration_epochs, batch_size=config.train_batch_size,
+            augment=config.augment, seed=config.seed,
+            retrain=config.retrain, log=log,
+        )
+        for line in describe(training["calibration"]):
+            log(line)
+    return model, training
+
+
+def context(config, model, data, log=print):
+    """The :class:`.RunContext` the backends run ``model`` with: the settings
+    they need, and the neurons every backend records (chosen once, on the test
+    images, so that all record the same)."""
+    from .backends import RunContext
+    from .harness import choose_recording
+
+    return RunContext(
+        model=model, n_steps=config.n_steps, emulator_batch=config.emulator_batch,
+        synapse=config.synapse, batch_size=config.batch_size, seed=config.seed,
+        progress=config.progress, log=log,
+        record=choose_recording(model, data.images, n_digits=config.record_digits,
+                                seed=config.seed),
+    )
+
+
+def run_backends(config, model, data, log=print):
+    """Run the test digits through every configured backend.
+
+    Returns
+    -------
+    runs : dict
+        Backend → :class:`.BackendRun` (each on its first ``config.n_digits``).
+    recording : Recording
+        The neurons whose spikes and voltages were kept.
+    """
+    from .harness import run_backends as run_all
+    from .sharding import Cluster
+
+    ctx = context(config, model, data, log=log)
+    recording = ctx.record
+    runs = run_all(ctx, config.backends, data.images,
+                   n_digits={n: config.n_digits(n) for n in config.backends},
+                   cluster=Cluster(workers=config.workers, scheduler=config.scheduler))
+    return runs, recording
+
+
+def compare(config, model, runs, data):
+    """Every metric of every backend, and the backends side by side."""
+    from .harness import compare as compare_runs
+    from .metrics import parse_synapse
+
+    return compare_runs(runs, data.labels, model, config.n_steps,
+                        parse_synapse(config.output_synapse), last_k=config.last_k,
+                        reference=config.reference_backend)
+
+
+def evaluate(config, model, data, training, spec=None, log=print):
+    """Run the backends on a trained model and compare them: a :class:`.Result`."""
+    from .result import Result
+
+    spec = spec or model_spec(config, data)
+    runs, recording = run_backends(config, model, data, log=log)
+    training = dict(training)
+    calibration = training.pop("calibration", None)
+    return Result(
+        config=config, model=spec.name,
+        model_source=(dict(path=str(Path(config.model).resolve()), hash=spec.source)
+                      if spec.source else "zoo"),
+        dataset=data.dataset.name, training=training, calibration=calibration,
+        neuron=dict(type=config.neuron, **activation(config).get_config()),
+        comparison=compare(config, model, runs, data),
+        images=data.images, labels=data.labels, indices=data.indices, recording=recording,
+    )
+
+
+def run(config=None, log=print, **settings):
+    """Run the whole pipeline: the library's main job.
+
+    Parameters
+    ----------
+    config : Config, optional
+        The settings (default: ``Config(**settings)``).
+    log : callable
+        Receives a line for the user at each stage (``print``; ``lambda s: None``
+        for silence).
+    **settings
+        Settings to change from ``config`` (or from the defaults).
+
+    Returns
+    -------
+    Result
+        ``result.backends[NAME].accuracy``, ..., and ``result.write(folder)``
+        for the report the command line writes.
+    """
+    config = Config(**settings) if config is None else config.replace(**settings)
+    preflight(config)
+    data = load_data(config)
+    spec = model_spec(config, data)
+    check(config, spec, data)
+    model, training = train(config, data, spec=spec, log=log)
+    return evaluate(config, model, data, training, spec=spec, log=log)

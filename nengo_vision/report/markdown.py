@@ -1,0 +1,284 @@
+"""``report.md``: every table and plot of a :class:`.Result`, with what each number
+means. One function per section, each returning its lines."""
+
+import numpy as np
+
+from .._io import write_text
+from ..metrics import REFERENCES
+from .tables import layer_rows
+
+
+def _md_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pct(x):
+    return f"{x * 100:.2f} %"
+
+
+def _num(x, fmt="{:,.0f}"):
+    return "—" if x is None else fmt.format(x)
+
+
+def _plural(n, word):
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _tau(tau):
+    return "no" if tau is None else f"{tau * 1000:g} ms"
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _figure(plots, file, caption):
+    return [f"![{caption}]({file})", "", f"*{caption}*", ""] if file in plots else []
+
+
+def digits_sentence(result):
+    """Which backend ran on how many of the test digits."""
+    counts = {}
+    for name, b in result.backends.items():
+        counts.setdefault(b.n_test, []).append(f"`{name}`")
+    if len(counts) == 1:
+        return f"Every backend ran the same {next(iter(counts)):,} digits ({result.test_indices})."
+    parts = [f"{', '.join(names)} on the first {n:,}"
+             for n, names in sorted(counts.items(), reverse=True)]
+    return (f"The backends ran on the test digits ({result.test_indices}): "
+            + "; ".join(parts) + ". Comparisons between two backends use the digits both ran.")
+
+
+def header(result):
+    c = result.config
+    most = max((b.n_test for b in result.backends.values()), default=0)
+    return [
+        f"# Comparison report: `{result.model}` on {most:,} {result.dataset.upper()} test digits",
+        "",
+        f"{digits_sentence(result)} Each digit is held for {c.n_steps} steps of "
+        f"{result.dt * 1000:g} ms. Model trained for {_plural(result.training['epochs'], 'epoch')} "
+        f"through the rate curve of the `{result.neuron['type']}` neuron. "
+        f"Unless said otherwise, a backend's class is read from its output "
+        f"filtered by a {_tau(c.output_synapse)} lowpass, at the last step. "
+        f"Run on {result.date} ({result.machine}).",
+        "",
+        "Backends: " + "; ".join(f"**{n}**: {b.description}"
+                                 for n, b in result.backends.items()) + ".",
+        "",
+    ]
+
+
+def accuracy_section(result, plots):
+    rows = [
+        [n, f"{b.n_test:,}", f"{b.accuracy * 100:.2f} ± {b.stderr * 100:.2f} %",
+         f"{b.recall:.4f}", f"{b.f1:.4f}", _num(b.latency.mean_steps, "{:.2f}"),
+         _pct(b.latency.settled_fraction), f"{b.seconds:.1f} s",
+         f"{b.digits_per_second:.1f}", f"{b.peak_memory_mb:.0f} MB"]
+        for n, b in result.backends.items()
+    ]
+    return [
+        "## Accuracy, latency, cost",
+        "",
+        _md_table(["backend", "digits", "accuracy ± s.e.", "macro recall", "macro F1",
+                   "latency (steps)", "settled", "wall time", "digits/s", "peak memory"], rows),
+        "",
+        "- **Latency**: the first step from which a digit's class is right and stays "
+        "right to the last step, averaged over the digits that end right "
+        "(**settled**: the fraction that do). The ANN's output is the same at every "
+        "step and the filter scales all classes alike, so its latency is 1.",
+        "- The emulator (and the chip) pass spikes between host and chip with a "
+        "one-step delay each way, so their outputs lag the other spiking backends "
+        "by about one step, which shows in latency and in the trace error.",
+        "- **s.e.**: the standard error of an accuracy measured on this many digits, "
+        "sqrt(p (1 - p) / n); differences smaller than about twice it are noise.",
+        "- **Wall time** includes building the simulator; **peak memory** is the "
+        "process's peak resident memory while that backend ran (it includes "
+        "everything loaded before, e.g. TensorFlow).",
+        "",
+        *_figure(plots, "accuracy_by_step.png",
+                 "Accuracy versus time: the default readout applied at every step."),
+        *_figure(plots, "accuracy.png", "Accuracy at the last step."),
+    ]
+
+
+def readout_section(result):
+    names = list(result.backends)
+    rules = result.comparison.readout_rules
+    return [
+        "## Readout rules",
+        "",
+        "The same output traces, read seven ways (accuracy):",
+        "",
+        _md_table(["rule"] + names + ["what it is"],
+                  [[f"`{r}`"] + [_pct(result.backends[n].readout[r]) for n in names] + [d]
+                   for r, d in rules.items()]),
+        "",
+        "The weighted rules weigh each step by the readout filter's response to a "
+        "constant input (what a steady-state target looks like through the filter), "
+        "our analogue of the training pattern that Cohen et al. (2016) weigh by.",
+        "",
+    ]
+
+
+def agreement_section(result, plots):
+    names = list(result.backends)
+    agree = result.comparison.agreement
+    ref = result.comparison.reference
+    rows = []
+    for n, b in result.backends.items():
+        te = b.trace_error
+        rows.append([n, _num(te.nrmse[-1], "{:.4f}"), _num(te.correlation[-1], "{:.4f}"),
+                     _num(_mean(te.nrmse), "{:.4f}"), _num(_mean(te.correlation), "{:.4f}")])
+    out = [
+        "## Agreement between backends",
+        "",
+        "Fraction of digits on which two backends choose the same class (%), over "
+        "the digits both ran (the first of the smaller count):",
+        "",
+        _md_table([""] + names, [[a] + [f"{agree[a][b] * 100:.2f}" for b in names]
+                                 for a in names]),
+        "",
+    ]
+    if "agreement.png" in plots:
+        out += ["![agreement](agreement.png)", ""]
+    out += [
+        f"### Output traces against `{ref}`",
+        "",
+        f"Each backend's filtered output compared with `{ref}`'s, over the digits "
+        f"both ran and all classes, step by step: normalised RMSE (RMS of the difference "
+        f"over the RMS of `{ref}`'s output; 0 = identical) and Pearson correlation.",
+        "",
+        _md_table(["backend", "NRMSE last step", "correlation last step",
+                   "NRMSE mean over steps", "correlation mean over steps"], rows),
+        "",
+    ]
+    if "trace_error.png" in plots:
+        out += ["![trace error](trace_error.png)", ""]
+    out += _figure(plots, "output_traces.png",
+                   "The first digits' filtered output, every backend overlaid.")
+    return out
+
+
+def activity_section(result, plots):
+    ops = result.comparison.operations
+    rows = [[n, layer, _num(rate, "{:.1f}"), _num(spikes), _num(synops)]
+            for n, layer, rate, spikes, synops in layer_rows(result)]
+    out = [
+        "## Activity per layer",
+        "",
+        "Mean firing rate over neurons, steps and digits (for the ANN and the rate "
+        "network: the rates their activations stand for); spikes and synaptic "
+        "operations (a spike times the synapses it drives) per inference "
+        f"({result.config.n_steps} steps), spiking backends only.",
+        "",
+        _md_table(["backend", "layer", "rate (Hz)", "spikes / inference",
+                   "synaptic ops / inference"], rows),
+        "",
+        "The ANN's multiply-accumulates per image: "
+        + ", ".join(f"{k} {v:,}" for k, v in ops.ann_macs_per_inference.items())
+        + f" (total {ops.ann_macs_total:,}).",
+        "",
+    ]
+    placed = [(n, b.placement) for n, b in result.backends.items() if b.placement is not None]
+    if placed:
+        name, placement = placed[0]
+        rows = [[layer, p.where, f"{p.neurons:,}", _num(p.cores, "{}"),
+                 "×".join(map(str, p.block_shape)) if p.block_shape else "—"]
+                for layer, p in placement.layers.items()]
+        out += [
+            f"Where `{name}` ran each layer (the host runs the input layer, which turns "
+            "pixels into spikes; the chip runs the rest):",
+            "",
+            _md_table(["layer", "where", "neurons", "cores", "block shape"], rows),
+            "",
+            f"{placement.totals['cores']} of one chip's {placement.totals['cores_per_chip']} "
+            "cores.",
+            "",
+        ]
+    if ops.not_counted:
+        out += ["Not counted: " + "; ".join(ops.not_counted.values()) + ".", ""]
+    out += _figure(plots, "rasters.png",
+                   "Spike rasters of 50 random neurons per layer (the same neurons in "
+                   "every backend), first digit.")
+    out += _figure(plots, "voltages.png",
+                   "Membrane voltages of a few neurons of the last neuron layer (chosen "
+                   "with middling ANN rates), first digit, in units of the firing "
+                   "threshold. Loihi's integer voltages are divided by each "
+                   "compartment's integer threshold.")
+    return out
+
+
+def energy_section(result):
+    per_op = result.comparison.energy_per_op_joules
+    sources = result.comparison.energy_sources
+    table = [[n, f"{b.energy.counts['synaptic_op']:,.0f}",
+              f"{b.energy.counts['neuron_update']:,.0f}", f"{b.energy.counts['spike']:,.0f}",
+              f"{b.energy.total_joules * 1e6:.3f} µJ"]
+             for n, b in result.backends.items() if b.energy is not None]
+    macs = result.comparison.operations.ann_macs_total
+    out = [
+        "## Energy estimate",
+        "",
+        "Dynamic energy per inference of the on-chip part of the network, from the "
+        "spikes counted here times published Loihi per-operation energies: "
+        f"{per_op['synaptic_op'] * 1e12:g} pJ per synaptic operation, "
+        f"{per_op['neuron_update'] * 1e12:g} pJ per neuron update (every on-chip "
+        f"neuron, every step, at the active-neuron figure: an upper bound) and "
+        f"{per_op['spike'] * 1e12:g} pJ per spike (one hop between tiles; a spike "
+        f"sent to several cores makes more) — {sources['loihi']}. Not included: static "
+        "power, the host (the input layer and the output layer run there) and the "
+        "host-chip link. An estimate, not a measurement.",
+        "",
+    ]
+    if table:
+        out += [_md_table(["backend", "synaptic ops", "neuron updates", "spikes",
+                           "energy / inference"], table), ""]
+    else:
+        out += ["(No Loihi backend ran, so there is no estimate.)", ""]
+    out += [
+        f"For comparison, the ANN's {macs:,} multiply-accumulates per image "
+        f"at {per_op['mac_fp32'] * 1e12:g} pJ each (32-bit float arithmetic only, no "
+        f"memory access) are {macs * per_op['mac_fp32'] * 1e6:.3f} µJ — {sources['mac']}. "
+        "The two figures come from different chips and processes (Loihi: 14 nm; the "
+        "MAC figure: 45 nm) and count different things; they show orders of "
+        "magnitude, not a winner.",
+        "",
+    ]
+    return out
+
+
+def closing_sections(result, plots):
+    out = ["## Confusion matrices", ""]
+    if "confusion.png" in plots:
+        out += ["![confusion matrices](confusion.png)", ""]
+    out += [
+        "Row: the true class; column: the predicted one. Counts per backend are in "
+        "`confusion.csv`.",
+        "",
+        "## Files",
+        "",
+        "`results.json` (everything above, and the settings), `traces.npz` (every "
+        "backend's unfiltered output per step, recorded spikes and voltages), "
+        + ", ".join(f"`{t}`" for t in result.tables) + ", and the plots above.",
+        "",
+        "## References",
+        "",
+    ]
+    out += [f"- {key}: {text}." for key, text in REFERENCES.items()]
+    sources = result.comparison.energy_sources
+    out += [f"- Loihi's energy per operation: {sources['loihi']}.",
+            f"- The energy of a float MAC: {sources['mac']}."]
+    return out + [""]
+
+
+def write_markdown(out_dir, result):
+    """Write ``report.md``; returns its file name."""
+    plots = set(result.plots)
+    lines = (header(result) + accuracy_section(result, plots) + readout_section(result)
+             + agreement_section(result, plots) + activity_section(result, plots)
+             + energy_section(result) + closing_sections(result, plots))
+    write_text(out_dir / "report.md", "\n".join(lines))
+    return "report.md"

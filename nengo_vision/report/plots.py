@@ -1,0 +1,305 @@
+"""Plots of a :class:`.Result`, each drawn on a matplotlib ``Axes`` it is given.
+
+Single-panel plots take ``(ax, result, ...)``; plots made of several panels
+(``*_figure``) take a ``Figure`` to lay them out on. The report's writer draws
+them on figures of its own (no pyplot, so importing this module or writing a
+report never changes matplotlib's backend); a notebook passes its own::
+
+    fig, ax = plt.subplots()
+    plots.accuracy_by_step(ax, result)
+    plots.rasters_figure(plt.figure(figsize=(11, 7)), result)
+"""
+
+import matplotlib
+import numpy as np
+
+from ..metrics import readout
+
+#: a fixed colour per known backend, so every plot and report agrees
+BACKEND_ORDER = ("keras", "nengo-dl-rate", "nengo-dl", "nengo", "nengo-dl-loihi",
+                 "loihi-emulator", "loihi", "nengo-loihi-emulator")
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def color(name, i=0):
+    """The colour of backend ``name`` (the i-th backend if it is not a known one)."""
+    tab10 = matplotlib.colormaps["tab10"]
+    if name in BACKEND_ORDER:
+        return tab10(BACKEND_ORDER.index(name) % 10)
+    return tab10((i + len(BACKEND_ORDER)) % 10)
+
+
+def _ms(n, dt):
+    return np.arange(1, n + 1) * dt * 1000
+
+
+# ---------------------------------------------------------------- one Axes each
+
+
+def digit_image(ax, result, digit=0):
+    """The test image of ``digit``, titled with its label."""
+    ax.imshow(result.images[digit].squeeze(), cmap="gray")
+    ax.set_title(f"digit {digit}, label {result.labels[digit]}", fontsize=9)
+    ax.axis("off")
+
+
+def output_traces(ax, result, digit=0, backends=None):
+    """Filtered output of one digit, backends overlaid: the true class solid, the
+    strongest other class dashed."""
+    label = result.labels[digit]
+    synapse, dt = result.output_filter, result.dt
+    for i, (name, b) in enumerate(result.backends.items()):
+        if (backends and name not in backends) or digit >= b.n_test:
+            continue
+        trace = readout(b.run.traces[digit : digit + 1], synapse, dt)[0]
+        others = np.delete(np.arange(trace.shape[1]), label)
+        best_other = others[trace[-1, others].argmax()]
+        t = _ms(len(trace), dt)
+        ax.plot(t, trace[:, label], color=color(name, i), lw=2,
+                label=f"{name} (says {trace[-1].argmax()})")
+        ax.plot(t, trace[:, best_other], color=color(name, i), lw=1, ls="--")
+    ax.set_ylabel("filtered output")
+    ax.set_xlabel("time (ms)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_title(f"solid: class {label} (true); dashed: the strongest other class",
+                 fontsize=9)
+
+
+def accuracy(ax, result):
+    """Bar chart of each backend's accuracy at the last step."""
+    names = list(result.backends)
+    acc = [result.backends[n].accuracy * 100 for n in names]
+    bars = ax.bar(names, acc, color=[color(n, i) for i, n in enumerate(names)])
+    for bar, a in zip(bars, acc):
+        ax.text(bar.get_x() + bar.get_width() / 2, a, f"{a:.2f}%", ha="center",
+                va="bottom", fontsize=9)
+    ax.set_ylim(max(0.0, min(acc) - 10), 100)
+    ax.set_ylabel("accuracy (%)")
+    counts = sorted({b.n_test for b in result.backends.values()})
+    digits = f"{counts[0]:,} test digits" if len(counts) == 1 else "test digits as in the report"
+    ax.set_title(f"Accuracy at the last step ({digits})")
+
+
+def accuracy_by_step(ax, result):
+    """Accuracy of the default readout at every step, per backend."""
+    for i, (name, b) in enumerate(result.backends.items()):
+        acc = np.array(b.accuracy_by_step) * 100
+        ax.plot(_ms(len(acc), result.dt), acc, color=color(name, i), lw=1.5,
+                label=f"{name} ({acc[-1]:.2f}% at the end)")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title("Accuracy versus time (filtered output read at each step)")
+
+
+def raster(ax, result, backend, layer, digit=0, i=0):
+    """Spikes of the recorded neurons of ``layer`` in ``backend``, one digit."""
+    spikes = result.backends[backend].run.rasters[layer][digit]
+    t, neuron = np.nonzero(spikes)
+    ax.scatter((t + 1) * result.dt * 1000, neuron, marker="|", s=25, color=color(backend, i))
+    ax.set_xlim(0, spikes.shape[0] * result.dt * 1000 + 1)
+    ax.set_ylim(-1, spikes.shape[1])
+    ax.set_title(f"{backend}: {layer} ({int(spikes.sum())} spikes)", fontsize=9)
+
+
+def voltage(ax, result, neuron=0, digit=0):
+    """Membrane voltage of the ``neuron``-th recorded neuron, backends overlaid,
+    in units of the firing threshold (dotted line)."""
+    layer, neurons = result.recording.voltage
+    for i, (name, b) in enumerate(_with_voltages(result).items()):
+        v = b.run.voltages[digit, :, neuron]
+        # identical traces (NengoDL and Nengo) would hide each other
+        ax.plot(_ms(len(v), result.dt), v, color=color(name, i), lw=1.4, label=name,
+                ls=LINE_STYLES[i % 4], marker=".", ms=3)
+    ax.axhline(1.0, color="k", lw=0.6, ls=":")
+    ax.set_ylabel(f"{layer}[{neurons[neuron]}]")
+
+
+def confusion(ax, result, backend):
+    """The confusion matrix of ``backend`` (counts; colour on a log scale)."""
+    b = result.backends[backend]
+    m = np.array(b.confusion)
+    # the diagonal dwarfs the errors: show counts on a log scale
+    ax.imshow(np.log1p(m), cmap="Blues")
+    for (i, j), c in np.ndenumerate(m):
+        if c:
+            ax.text(j, i, str(c), ha="center", va="center", fontsize=6,
+                    color="w" if i == j else "k")
+    ax.set_title(f"{backend}: {b.accuracy * 100:.2f}%", fontsize=9)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(m.shape[1]))
+    ax.set_yticks(range(m.shape[0]))
+
+
+def agreement(ax, result):
+    """Heat map of how often two backends choose the same class (%). Returns the
+    image, for a colour bar."""
+    agree = result.comparison.agreement
+    names = list(agree)
+    m = np.array([[agree[a][b] * 100 for b in names] for a in names])
+    low = min(90.0, m.min())
+    image = ax.imshow(m, cmap="viridis", vmin=low, vmax=100)
+    for (i, j), v in np.ndenumerate(m):
+        # dark text on the bright (high-agreement) end of the colour map
+        ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8,
+                color="k" if v > (low + 100) / 2 else "w")
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_title("Prediction agreement (%)")
+    return image
+
+
+def trace_error(ax, result, measure="nrmse"):
+    """Each backend's filtered output against the reference's, per step:
+    ``measure`` is ``"nrmse"`` (log scale) or ``"correlation"``."""
+    reference = result.comparison.reference
+    for i, (name, b) in enumerate(result.backends.items()):
+        if name == reference:
+            continue
+        values = np.array([np.nan if v is None else v for v in getattr(b.trace_error, measure)])
+        ax.plot(_ms(len(values), result.dt), values, color=color(name, i), label=name)
+    if measure == "nrmse":
+        ax.set_ylabel("normalised RMSE")
+        ax.set_yscale("log")
+    else:
+        ax.set_ylabel("correlation")
+    ax.set_xlabel("time (ms)")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+
+
+# ---------------------------------------------------------------- several Axes
+
+
+def _with_rasters(result):
+    return {n: b for n, b in result.backends.items()
+            if b.run.rasters and len(next(iter(b.run.rasters.values())))}
+
+
+def _with_voltages(result):
+    return {n: b for n, b in result.backends.items()
+            if b.run.voltages is not None and len(b.run.voltages)}
+
+
+def output_traces_figure(fig, result, n_digits=3):
+    """The first digits' images and filtered outputs, one row per digit."""
+    n_digits = min(n_digits, len(result.labels))
+    axes = fig.subplots(n_digits, 2, squeeze=False, gridspec_kw=dict(width_ratios=[1, 5]))
+    for row in range(n_digits):
+        digit_image(axes[row, 0], result, row)
+        output_traces(axes[row, 1], result, row)
+        if row < n_digits - 1:
+            axes[row, 1].set_xlabel("")
+    fig.suptitle("Output traces per backend (readout filter applied)")
+    return fig
+
+
+def rasters_figure(fig, result, digit=0):
+    """Spike rasters: one row per spiking backend, one column per layer. False if
+    no backend recorded spikes."""
+    spiking = _with_rasters(result)
+    if not spiking:
+        return False
+    layers = list(next(iter(spiking.values())).run.rasters)
+    axes = fig.subplots(len(spiking), len(layers), squeeze=False, sharex=True)
+    for row, name in enumerate(spiking):
+        for col, layer in enumerate(layers):
+            raster(axes[row, col], result, name, layer, digit, i=row)
+        axes[row, 0].set_ylabel("neuron")
+    for ax in axes[-1]:
+        ax.set_xlabel("time (ms)")
+    n = next(iter(spiking.values())).run.rasters[layers[0]].shape[2]
+    fig.suptitle(f"Spike rasters of {n} random neurons per layer, digit {digit}")
+    return fig
+
+
+def voltages_figure(fig, result, digit=0):
+    """One row per recorded neuron, backends overlaid. False if no backend
+    recorded voltages."""
+    if not _with_voltages(result):
+        return False
+    n = len(result.recording.voltage[1])
+    axes = fig.subplots(n, 1, squeeze=False, sharex=True)
+    for j in range(n):
+        voltage(axes[j, 0], result, j, digit)
+    axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    axes[-1, 0].set_xlabel("time (ms)")
+    fig.suptitle(f"Membrane voltage, digit {digit} (units of the firing threshold, "
+                 f"dotted line; reset to 0 after a spike)")
+    return fig
+
+
+def confusion_figure(fig, result):
+    """One confusion matrix per backend, three to a row."""
+    names = list(result.backends)
+    cols = min(3, len(names))
+    rows = int(np.ceil(len(names) / cols))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names):
+        confusion(ax, result, name)
+    fig.suptitle("Confusion matrices (counts; colour on a log scale)")
+    return fig
+
+
+def agreement_figure(fig, result):
+    """The agreement heat map with its colour bar."""
+    ax = fig.subplots()
+    fig.colorbar(agreement(ax, result), ax=ax, label="same class (%)")
+    return fig
+
+
+def trace_error_figure(fig, result):
+    """NRMSE and correlation against the reference, side by side."""
+    ax1, ax2 = fig.subplots(1, 2)
+    trace_error(ax1, result, "nrmse")
+    trace_error(ax2, result, "correlation")
+    fig.suptitle(f"Filtered output against {result.comparison.reference}, step by step")
+    return fig
+
+
+# ---------------------------------------------------------------- files
+
+
+def _n_backends(result):
+    return len(result.backends)
+
+
+#: file → (figure size from the result, how to draw it)
+FILES = {
+    "output_traces.png": (lambda r: (10, 2.8 * min(3, len(r.labels))), output_traces_figure),
+    "accuracy.png": (lambda r: (1.6 * _n_backends(r) + 2, 3.5),
+                     lambda fig, r: accuracy(fig.subplots(), r)),
+    "accuracy_by_step.png": (lambda r: (7, 4), lambda fig, r: accuracy_by_step(fig.subplots(), r)),
+    "rasters.png": (lambda r: (3.6 * len(r.recording.raster), 2.4 * max(1, len(_with_rasters(r)))),
+                    rasters_figure),
+    "voltages.png": (lambda r: (8, 1.9 * len(r.recording.voltage[1])), voltages_figure),
+    "confusion.png": (lambda r: (4 * min(3, _n_backends(r)),
+                                 3.8 * int(np.ceil(_n_backends(r) / 3))), confusion_figure),
+    "agreement.png": (lambda r: (1.1 * _n_backends(r) + 2.5, 0.9 * _n_backends(r) + 1.8),
+                      agreement_figure),
+    "trace_error.png": (lambda r: (11, 3.8), trace_error_figure),
+}
+
+
+def write_plots(out_dir, result):
+    """Draw every plot of :data:`FILES` to a PNG in ``out_dir``; returns the file
+    names written (a plot with nothing to show is skipped)."""
+    from matplotlib.figure import Figure
+
+    from .._io import atomic_path
+
+    written = []
+    for name, (size, draw) in FILES.items():
+        fig = Figure(figsize=size(result), layout="constrained")
+        if draw(fig, result) is False:
+            continue
+        with atomic_path(out_dir / name) as tmp:
+            fig.savefig(tmp, format="png", dpi=110)
+        written.append(name)
+    return written
