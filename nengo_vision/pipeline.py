@@ -187,27 +187,28 @@ def run_backends(config, model, data, log=print):
     -------
     runs : dict
         Backend → :class:`.BackendRun` (each on its first ``config.n_digits``).
-    recording : Recording
-        The neurons whose spikes and voltages were kept.
+    ctx : RunContext
+        What they ran with: the time step, and the neurons whose spikes and
+        voltages were kept (``ctx.record``).
     """
     from .harness import run_backends as run_all
     from .sharding import Cluster
 
     ctx = context(config, model, data, log=log)
-    recording = ctx.record
     runs = run_all(ctx, config.backends, data.images,
                    n_digits={n: config.n_digits(n) for n in config.backends},
                    cluster=Cluster(workers=config.workers, scheduler=config.scheduler))
-    return runs, recording
+    return runs, ctx
 
 
-def compare(config, model, runs, data):
-    """Every metric of every backend, and the backends side by side."""
+def compare(config, model, runs, data, dt):
+    """Every metric of every backend, and the backends side by side (``dt``:
+    the time step the backends ran with)."""
     from .harness import compare as compare_runs
     from .metrics import parse_synapse
 
     return compare_runs(runs, data.labels, model, config.n_steps,
-                        parse_synapse(config.output_synapse), last_k=config.last_k,
+                        parse_synapse(config.output_synapse), dt=dt, last_k=config.last_k,
                         reference=config.reference_backend)
 
 
@@ -216,7 +217,7 @@ def evaluate(config, model, data, training, spec=None, log=print):
     from .result import Result
 
     spec = spec or model_spec(config, data)
-    runs, recording = run_backends(config, model, data, log=log)
+    runs, ctx = run_backends(config, model, data, log=log)
     training = dict(training)
     calibration = training.pop("calibration", None)
     return Result(
@@ -225,8 +226,9 @@ def evaluate(config, model, data, training, spec=None, log=print):
                       if spec.source else "zoo"),
         dataset=data.dataset.name, training=training, calibration=calibration,
         neuron=dict(type=config.neuron, **activation(config).get_config()),
-        comparison=compare(config, model, runs, data),
-        images=data.images, labels=data.labels, indices=data.indices, recording=recording,
+        comparison=compare(config, model, runs, data, ctx.dt),
+        images=data.images, labels=data.labels, indices=data.indices, recording=ctx.record,
+        dt=ctx.dt,
     )
 
 

@@ -310,6 +310,8 @@ class Result:
         The test inputs (the first ``n_test``), their classes and test-set indices.
     recording : Recording
         The neurons whose spikes and voltages were kept.
+    dt : float
+        The time step the backends ran with (s).
     date, machine : str
     """
 
@@ -325,6 +327,7 @@ class Result:
     labels: np.ndarray = field(repr=False)
     indices: np.ndarray = field(repr=False)
     recording: object = field(repr=False)
+    dt: float = 0.001
     date: str = field(default_factory=now)
     machine: str = field(default_factory=machine)
     #: file names written by :meth:`write` (set there)
@@ -335,10 +338,6 @@ class Result:
     def backends(self):
         """Backend name → :class:`BackendResult`."""
         return self.comparison.backends
-
-    @property
-    def dt(self):
-        return 0.001
 
     @property
     def output_filter(self):
