@@ -272,6 +272,13 @@ class Config:
         "SavedModel folder), whose relu layers become LIF neurons and whose weights "
         "start the training", metavar="NAME|PATH",
     )
+    max_pool = Setting(
+        "refuse", one_of(("refuse", "avg")),
+        "what to do with a model file's max pooling, which Loihi cannot run: "
+        "'refuse' it with advice, or replace it by average pooling of the same size "
+        "('avg'; training then fine-tunes the model for it, at some cost in accuracy)",
+        metavar="{refuse,avg}",
+    )
     dataset = Setting("mnist", dataset_name, "the data set the model is trained and tested on",
                       metavar="NAME")
     backends = Setting(

@@ -48,6 +48,11 @@ class ConvertedNetwork:
     voltage_probe : nengo.Probe or None
         Unfiltered probe on the membrane voltages of the neurons chosen with
         ``convert(..., voltage=...)``.
+    unplaceable : dict
+        Label of each passthrough node left between layers → why it could not
+        be merged away (:mod:`.deploy.passthrough`); the chip cannot run these.
+    model : tf.keras.Model
+        The model converted: :func:`.deploy.deployable` of the one given.
     """
 
     net: nengo.Network
@@ -59,6 +64,13 @@ class ConvertedNetwork:
     converter: object = field(repr=False)
     amplitudes: dict = field(default_factory=dict)
     voltage_probe: object = None
+    unplaceable: dict = field(default_factory=dict)
+    model: object = field(default=None, repr=False)
+
+    def input_layers(self):
+        """Neuron layers fed by the input node: the host's input encoders."""
+        fed = {c.post_obj for c in self.net.all_connections if c.pre_obj is self.input}
+        return [name for name, neurons in self.layers.items() if neurons in fed]
 
 
 def neuron_layers(model):
@@ -197,6 +209,10 @@ def _choice_value(dist_or_array, n):
 def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
     """Convert a trained Keras model into a Nengo network ready for any backend.
 
+    Layers with no spiking counterpart are folded first (:func:`.deploy.deployable`),
+    and the passthrough nodes the Converter makes for merges and linear layers are
+    replaced by direct connections (:func:`.deploy.passthrough.remove_passthroughs`).
+
     Parameters
     ----------
     model : tf.keras.Model
@@ -218,6 +234,10 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
     -------
     ConvertedNetwork
     """
+    from .deploy import deployable
+    from .deploy.passthrough import remove_passthroughs
+
+    model = deployable(model)
     activations = layer_activations(model)
     if not activations:
         raise ModelError(
@@ -243,7 +263,9 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
         raise ModelError(f"cannot convert {model.name}: {e}") from None
 
     with converter.net:
-        fold_biases(converter.net, exclude=set(converter.inputs.values()))
+        inputs = set(converter.inputs.values())
+        unplaceable = remove_passthroughs(converter.net, keep=inputs)
+        fold_biases(converter.net, exclude=inputs)
         layers, probes, shapes = {}, {}, {}
         for name in activations:
             layer = model.get_layer(name)
@@ -276,6 +298,8 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
         converter=converter,
         amplitudes={name: act.amplitude for name, act in activations.items()},
         voltage_probe=voltage_probe,
+        unplaceable=unplaceable,
+        model=model,
     )
 
 

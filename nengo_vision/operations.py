@@ -107,8 +107,17 @@ def fan_out(model, layer_name):
         for nxt in _consumers(model, layer):
             if _has_kernel(nxt):
                 totals[nxt.name] = tf.reduce_sum(_ones_copy(nxt)(x))
+            elif _is_neurons(nxt):
+                # neurons after an Add or Concatenate: one synapse per element
+                totals[nxt.name] = tf.reduce_sum(x)
             elif passes_through(nxt):
                 walk(nxt, nxt(x, training=False))  # Dropout: the identity
+            elif isinstance(nxt, _MERGES):
+                # this input as it is, the others zero: what reaches the merge from here
+                ins = tf.nest.flatten(nxt._inbound_nodes[0].inbound_layers)
+                parts = [x if i is layer else tf.zeros((1,) + tuple(i.output_shape[1:]))
+                         for i in ins]
+                walk(nxt, nxt(parts))
             else:
                 raise ValueError(
                     f"cannot count synapses from {layer_name!r} through layer "
@@ -120,6 +129,16 @@ def fan_out(model, layer_name):
         tape.watch(x0)
         walk(start, x0)
     return {name: tape.gradient(total, x0)[0].numpy() for name, total in totals.items()}
+
+
+_MERGES = (tf.keras.layers.Add, tf.keras.layers.Concatenate)
+
+
+def _is_neurons(layer):
+    from .neurons import is_neuron_activation
+
+    return (isinstance(layer, tf.keras.layers.Activation)
+            and is_neuron_activation(layer.activation))
 
 
 def ann_macs(model):

@@ -87,7 +87,7 @@ def model_spec(config, data):
     """The :class:`.ModelSpec` of ``config.model``: a zoo name or a model file."""
     from .models import find_model
 
-    return find_model(config.model, data.dataset.name)
+    return find_model(config.model, data.dataset.name, max_pool=config.max_pool)
 
 
 def preflight(config):
@@ -109,6 +109,7 @@ def check(config, spec, data):
     chip backends) the placement of the untrained network on one chip. (Call
     :func:`preflight` first: :func:`run` does.)"""
     from .backends import get_backend
+    from .deploy import deployable
     from .memory import check_memory
 
     model = spec.build(activation(config))
@@ -116,7 +117,7 @@ def check(config, spec, data):
     if config.target_rate:
         from .calibration import check_biases
 
-        check_biases(model)  # a layer without a bias cannot be calibrated
+        check_biases(deployable(model))  # a layer without a bias cannot be calibrated
     if any(get_backend(name).needs_chip for name in config.backends):
         from .backends.loihi import check_placement
 
@@ -126,6 +127,11 @@ def check(config, spec, data):
 def train(config, data, spec=None, log=print):
     """Train the model (or load it from the cache), then calibrate if asked.
 
+    The trained model is returned in the form that runs on Loihi
+    (:func:`.deploy.deployable`: batch normalisation, activation layers, pooling
+    and padding folded into the weighted layers), which computes what the
+    trained one does; every backend, the Keras one included, runs that.
+
     Returns
     -------
     model : tf.keras.Model
@@ -133,6 +139,7 @@ def train(config, data, spec=None, log=print):
         Epochs, digits, schedule, whether it was cached, seconds, cache file,
         history, and ``calibration`` (None without ``target_rate``).
     """
+    from .deploy import deployable
     from .training import LR_SCHEDULE
     from .training import train as fit_model
 
@@ -144,6 +151,7 @@ def train(config, data, spec=None, log=print):
         lr_decay=config.lr_decay,
         rate_target=(config.rate_penalty, RATE_WEIGHT) if config.rate_penalty else None,
     )
+    model = deployable(model)
     training = dict(
         epochs=config.epochs, n_train=len(data.x_train), augment=config.augment,
         lr_schedule=LR_SCHEDULE if config.lr_decay else "constant",

@@ -91,7 +91,7 @@ def test_unknown_model(capsys, tmp_path):
     status, err = run_main(capsys, "--model", "lenet", "--out", str(tmp_path / "o"))
     assert_one_line_error(
         status, err,
-        "unknown model 'lenet'; known models: scnn_mnist; or give the path of a .keras "
+        "unknown model 'lenet'; known models: rscnn_mnist, scnn_mnist, vgg_mnist, wscnn_mnist; or give the path of a .keras "
         "or .h5 file or a SavedModel folder",
     )
 
@@ -249,7 +249,7 @@ def test_errors_have_no_traceback_as_a_process(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"{PROG}: error: unknown model 'nope'; known models: scnn_mnist; or give the "
+        f"{PROG}: error: unknown model 'nope'; known models: rscnn_mnist, scnn_mnist, vgg_mnist, wscnn_mnist; or give the "
         f"path of a .keras or .h5 file or a SavedModel folder"
     ]
 

@@ -191,3 +191,43 @@ def test_compiled_lif_step_is_bit_equal_to_nengo():
         for a, b in zip(mine, state):
             np.testing.assert_array_equal(a, b)
     assert spikes > 10000
+
+
+def branching_model():
+    """Untrained, but every layer fires: a residual block fed from the host
+    (two host → chip connections from one layer), and two branches concatenated
+    into one convolution."""
+    import tensorflow as tf
+
+    from nengo_vision.neurons import LIFActivation
+
+    L = tf.keras.layers
+    act = LIFActivation()
+    tf.keras.utils.set_random_seed(1)
+    bias = dict(bias_initializer=tf.keras.initializers.Constant(0.15))
+    inp = tf.keras.Input((28, 28, 1))
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation=act, name="c1", **bias)(inp)
+    y = L.Conv2D(8, 3, padding="same", activation=act, name="c2", **bias)(x)
+    y = L.Conv2D(8, 3, padding="same", name="c3", **bias)(y)
+    x = L.Activation(act, name="res")(L.Add()([x, y]))
+    a = L.Conv2D(8, 3, strides=2, padding="same", activation=act, name="b3", **bias)(x)
+    b = L.Conv2D(8, 5, strides=2, padding="same", activation=act, name="b5", **bias)(x)
+    x = L.Conv2D(16, 3, activation=act, name="c4", **bias)(L.Concatenate()([a, b]))
+    return tf.keras.Model(inp, L.Dense(10, name="out")(L.Flatten()(x))), act
+
+
+def test_engine_equals_reference_on_residual_and_wide_networks(test_digits):
+    """Merges become connections into the same neurons (Add) and per-branch
+    kernels (Concatenate); the engine still gives nengo-loihi's spikes exactly,
+    and the engine's host gives nengo's (the ``nengo`` backend)."""
+    x, _ = test_digits
+    ctx = context(branching_model(), record=Recording())
+    ours = get_backend("loihi-emulator").run(ctx, x[:N])
+    theirs = get_backend("nengo-loihi-emulator").run(ctx, x[:N])
+    assert list(theirs.spike_counts) == ["c1", "c2", "res", "b3", "b5", "c4"]
+    for layer, counts in theirs.spike_counts.items():
+        assert counts.sum() > 100, layer  # they do spike
+        np.testing.assert_array_equal(ours.spike_counts[layer], counts, err_msg=layer)
+    np.testing.assert_array_equal(ours.traces, theirs.traces)
+    assert ours.placement["c1"]["where"] == "host"
+    assert all(ours.placement[n]["where"] == "chip" for n in ("c2", "res", "b3", "b5", "c4"))

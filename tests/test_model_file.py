@@ -56,13 +56,13 @@ def test_lstm_and_tanh_layers_are_named(capsys, tmp_path):
     expect_error(
         capsys, tmp_path, path,
         f"model {path} has layers the pipeline cannot convert: "
-        f"lstm (LSTM: NengoDL has no converter for this layer type); "
+        f"lstm (LSTM: no spiking equivalent on Loihi; see the README's table of "
+        f"supported layers (nengo_vision.deploy.LAYERS)); "
         f"dense_2 (activation 'tanh': only relu and linear layers can run as spiking neurons)",
     )
 
 
-def test_nengo_dl_reason_is_reported(capsys, tmp_path):
-    # the reason is NengoDL's own LayerConverter.convertible, word for word
+def test_max_pooling_reason_is_reported(capsys, tmp_path):
     path = functional(
         tmp_path, "pooled.h5",
         L.Conv2D(4, 3, activation="relu", name="conv"), L.MaxPool2D(name="pool"),
@@ -72,7 +72,8 @@ def test_nengo_dl_reason_is_reported(capsys, tmp_path):
     assert status == 2 and err.count("\n") == 1
     assert err.startswith(
         f"{PROG}: error: model {path} has layers the pipeline cannot convert: "
-        f"pool (MaxPooling2D: Cannot convert max pooling layers to native Nengo objects"
+        f"pool (MaxPooling2D: Loihi has no max operation, so max pooling cannot run as "
+        f"spikes; use AveragePooling2D, or --max-pool avg to replace it"
     )
 
 
@@ -84,7 +85,7 @@ def test_shared_layer_is_named(capsys, tmp_path):
     expect_error(
         capsys, tmp_path, path,
         f"model {path} has layers the pipeline cannot convert: "
-        f"shared (Dense: used 2 times; NengoDL converts a layer with weights only once)",
+        f"shared (Dense: used 2 times; a layer with weights can be used only once)",
     )
 
 
@@ -121,7 +122,8 @@ def test_missing_and_unloadable_files(capsys, tmp_path):
     expect_error(
         capsys, tmp_path, missing,
         f"model file {missing} does not exist; give the path of a .keras or .h5 file "
-        f"or a SavedModel folder, or a model name: scnn_mnist",
+        f"or a SavedModel folder, or a model name: rscnn_mnist, scnn_mnist, vgg_mnist, "
+        f"wscnn_mnist",
     )
     broken = tmp_path / "broken.h5"
     broken.write_bytes(b"not a model")

@@ -12,7 +12,10 @@ def test_registry_lists_scnn_mnist():
 def test_unknown_model_lists_known_ones():
     with pytest.raises(ModelError) as e:
         get_model("resnet9000")
-    assert str(e.value) == "unknown model 'resnet9000'; known models: scnn_mnist"
+    assert str(e.value) == (
+        "unknown model 'resnet9000'; known models: rscnn_mnist, scnn_mnist, vgg_mnist, "
+        "wscnn_mnist"
+    )
 
 
 def test_scnn_mnist_is_the_report_architecture():

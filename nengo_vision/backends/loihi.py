@@ -15,6 +15,7 @@ state back to zero between digits (:func:`reset_neuron_state`); a test checks
 that a digit run after a reset gives the same spikes as a fresh run.
 """
 
+import re
 import warnings
 
 import numpy as np
@@ -112,7 +113,40 @@ def check_placement(model, synapse=None):
     from ..partition import partition
 
     cn = convert(model, spiking=True, synapse=synapse)
-    return partition(cn, off_chip=[next(iter(cn.layers))])
+    return partition(cn, off_chip=host_layers(cn))
+
+
+def _layer_label(label):
+    return re.sub(r"[.]\d+$", "", label)
+
+
+def host_layers(cn):
+    """The neuron layers that run on the host: those the input node feeds.
+
+    They turn pixels into spikes (the chip takes spikes only, and nengo-loihi
+    cannot send a convolution of host values to the chip). Raises a
+    PlacementError when the network cannot be placed at all: a passthrough left
+    between layers, or no neuron layer left for the chip.
+    """
+    from ..errors import PlacementError
+
+    if cn.unplaceable:
+        # the Converter labels a layer's node "<layer>.<call>"; name the layer
+        where = "; ".join(f"{_layer_label(label)}: {why}"
+                          for label, why in cn.unplaceable.items())
+        raise PlacementError(
+            f"cannot place {cn.model.name} on Loihi, the chip has only neurons and the "
+            f"weights between them: {where}; give the layer before it activation='relu'"
+        )
+    host = cn.input_layers()
+    if len(host) == len(cn.layers):
+        raise PlacementError(
+            f"cannot place {cn.model.name} on Loihi: its only neuron layers "
+            f"({', '.join(host)}) read the pixels, so they are the host's input "
+            f"encoder and nothing is left for the chip; add a hidden layer with "
+            f"activation='relu'"
+        )
+    return host
 
 
 def build_simulator(ctx, target):
@@ -123,8 +157,7 @@ def build_simulator(ctx, target):
     from ..partition import partition, resource_report
 
     cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage)
-    first = next(iter(cn.layers))
-    placement = partition(cn, off_chip=[first], dt=ctx.dt)
+    placement = partition(cn, off_chip=host_layers(cn), dt=ctx.dt)
     # the input node reads the current digit from a holder the run loop sets
     holder = [np.zeros(cn.input.size_out)]
     cn.input.output = lambda t: holder[0]

@@ -116,18 +116,21 @@ class BatchedEmulator:
         for part in (pre, post):
             if part is not None:
                 hooks.update(self._input_hooks(part, input_node))
-        senders = {s.output: model.spike_targets[r] for s, r in model.host2chip_senders.items()}
+        # by id, as nengo-loihi does: two senders' processes are equal (same
+        # parameters) and would be one key of a dict
+        senders = {id(s.output): model.spike_targets[r]
+                   for s, r in model.host2chip_senders.items()}
         if pre is not None:
             for op in _ops(pre, SimProcess, HostSendProcess):
-                hooks[op] = self._send_step(senders[op.process])
+                hooks[op] = self._send_step(senders[id(op.process)])
         if post is not None:
             by_process = {
-                node.output: model.objs[probe]["out"]
+                id(node.output): model.objs[probe]["out"]
                 for probe, node in model.chip2host_receivers.items()
             }
             for op in _ops(post, SimProcess, HostReceiveProcess):
-                self.receivers[by_process[op.process]] = op
-                hooks[op] = self._receive_step(by_process[op.process])
+                self.receivers[by_process[id(op.process)]] = op
+                hooks[op] = self._receive_step(by_process[id(op.process)])
         unknown = [
             op for part in (pre, post) if part is not None for op in _ops(part, SimProcess)
             if isinstance(op.process, (HostSendProcess, HostReceiveProcess)) and op not in hooks

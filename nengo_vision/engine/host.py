@@ -292,6 +292,29 @@ def build_dot_inc(op, signals, host):
     return step_dotinc
 
 
+@builds(ops.BsrDotInc)
+def build_bsr_dot_inc(op, signals, host):
+    """nengo's optimiser merges matrix products into block-sparse ones (BsrDotInc)."""
+    if signals.batched(op.A):
+        raise EngineError(f"the batched engine cannot run {op}: its matrix changes")
+    A, X, Y = signals[op.A], signals[op.X], signals[op.Y]
+    matrix = op.bsr_matrix((A, op.indices, op.indptr))
+    x_batched = signals.batched(op.X)
+    shape = Y.shape if x_batched else op.Y.shape
+
+    def product(x):
+        # row by row, as nengo's own step computes each
+        out = np.stack([matrix.dot(row) for row in x]) if x_batched else matrix.dot(x)
+        return out.reshape(shape)
+
+    memo = _Memo(product)
+
+    def step_bsrdotinc():
+        Y[...] += memo(X)
+
+    return step_bsrdotinc
+
+
 @builds(ops.SparseDotInc)
 def build_sparse_dot_inc(op, signals, host):
     if signals.batched(op.A):

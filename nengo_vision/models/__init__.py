@@ -64,13 +64,14 @@ def get_model(name):
     return _REGISTRY.get(name)
 
 
-def find_model(name_or_path, dataset="mnist"):
+def find_model(name_or_path, dataset="mnist", max_pool="refuse"):
     """The :class:`ModelSpec` for ``--model``: a registered name, or a Keras model file.
 
     A registered name wins; otherwise an existing path is loaded and checked by
     :func:`.from_file.spec_from_file`. A name that looks like a file (it has a
     model file's suffix or a folder in it) but does not exist is reported as a
-    missing file rather than as an unknown model.
+    missing file rather than as an unknown model. ``max_pool`` is what a model
+    file's max pooling becomes (see :func:`.from_file.spec_from_file`).
     """
     from pathlib import Path
 
@@ -80,7 +81,7 @@ def find_model(name_or_path, dataset="mnist"):
         return _REGISTRY.get(name_or_path)
     path = Path(name_or_path)
     if path.exists():
-        return spec_from_file(path, dataset)
+        return spec_from_file(path, dataset, max_pool=max_pool)
     if path.suffix in MODEL_SUFFIXES or len(path.parts) > 1:
         raise ModelError(
             f"model file {path} does not exist; give the path of a .keras or .h5 "

@@ -6,14 +6,17 @@ neurons, its weights are the starting point of training, and the model is checke
 before anything is trained, so that a model the pipeline cannot run is refused in
 one line that names every layer at fault.
 
-What NengoDL can convert is NengoDL's own judgement: each Keras layer type has a
-``LayerConverter`` registered with ``nengo_dl.Converter``, whose ``convertible``
-says why a layer cannot be converted; those reasons are reported as they are.
+Which layers are supported, and what each becomes on Loihi, is the table
+:data:`nengo_vision.deploy.LAYERS`; the layers with no spiking counterpart
+(batch normalisation, pooling, padding, activation layers) are folded into their
+neighbours by :func:`nengo_vision.deploy.deployable` after training, and already
+tried once here, so that a layer in a place where it cannot be folded is named
+before training starts.
 """
 
 import hashlib
+import warnings
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import tensorflow as tf
@@ -25,15 +28,8 @@ from . import ModelSpec
 #: File names that mean "a Keras model file", even when no such file exists.
 MODEL_SUFFIXES = (".keras", ".h5")
 
-# The settings conversion.convert gives nengo_dl.Converter, as its LayerConverters'
-# ``convertible`` checks read them.
-_CONVERTER_SETTINGS = SimpleNamespace(
-    allow_fallback=False, inference_only=True, max_to_avg_pool=False,
-    temporal_model=False, split_shared_weights=False,
-)
 
-
-def spec_from_file(path, dataset="mnist"):
+def spec_from_file(path, dataset="mnist", max_pool="refuse"):
     """A :class:`.ModelSpec` for the Keras model saved at ``path``.
 
     Parameters
@@ -42,15 +38,17 @@ def spec_from_file(path, dataset="mnist"):
         A ``.keras`` or ``.h5`` file, or a SavedModel folder.
     dataset : str
         The registered data set to train and test on.
+    max_pool : {"refuse", "avg"}
+        What the model's max pooling becomes: refused with advice, or average
+        pooling of the same size (with a warning; training then fine-tunes).
 
     Returns
     -------
     ModelSpec
         Named after the file (its stem); ``build(activation)`` returns a new,
-        uncompiled copy of the model with the file's weights in which every
-        layer with ``activation="relu"`` uses ``activation`` instead, and a
-        softmax on the output layer is dropped (training reads logits, and the
-        largest output is the same class). ``source`` is the file's SHA-256.
+        uncompiled copy of the model with the file's weights (see
+        :func:`with_neurons`). ``source`` is the file's SHA-256 (and the max
+        pooling choice, when it changes the model).
 
     Raises
     ------
@@ -63,15 +61,25 @@ def spec_from_file(path, dataset="mnist"):
     dataset = get_dataset(dataset)  # ConfigError if unknown
     path = Path(path)
     model = load_keras_model(path)
-    check_model(model, path, dataset)
+    check_model(model, path, dataset, max_pool)
+    source = f"sha256:{digest(path)}"
+    pools = _max_pools(model)
+    if pools and max_pool == "avg":
+        warnings.warn(
+            f"{path}: max pooling ({', '.join(l.name for l in pools)}) is replaced by "
+            f"average pooling of the same size, as Loihi cannot take a maximum; "
+            f"training fine-tunes the model for it, but expect some loss of accuracy",
+            stacklevel=2,
+        )
+        source += ";max_pool=avg"
 
     def build(activation):
-        return with_neurons(model, activation)
+        return with_neurons(model, activation, max_pool)
 
     name = path.name if path.is_dir() else path.stem
     return ModelSpec(
         name=name, build=build, dataset=dataset.name,
-        description=f"Keras model from {path}", source=f"sha256:{digest(path)}",
+        description=f"Keras model from {path}", source=source,
     )
 
 
@@ -90,13 +98,19 @@ def load_keras_model(path):
         ) from None
 
 
-def check_model(model, path, dataset):
+def check_model(model, path, dataset, max_pool="refuse"):
     """Refuse, in one line, a model the pipeline cannot train, convert and run.
 
     Checked in order, each its own message: one input of the data set's shape,
-    one output with a unit per class, finite weights, every layer convertible
-    (:func:`layer_problems`), and at least one ReLU layer to run as neurons.
+    one output with a unit per class, finite weights, every layer supported
+    (:func:`layer_problems`), at least one ReLU to run as neurons, and that the
+    model folds into neurons and weights (:func:`.deploy.deployable` of
+    :func:`with_neurons`), so that a layer in the wrong place is named before
+    anything is trained.
     """
+    from ..deploy import deployable
+    from ..neurons import LIFActivation
+
     shape, n_classes = tuple(dataset.input_shape), dataset.n_classes
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(
@@ -123,24 +137,28 @@ def check_model(model, path, dataset):
             f"model {path} has weights that are NaN or infinite: {'; '.join(bad)}; "
             f"save the model again from finite weights"
         )
-    problems = layer_problems(model)
+    problems = layer_problems(model, max_pool)
     if problems:
         raise ModelError(
             f"model {path} has layers the pipeline cannot convert: {'; '.join(problems)}"
         )
-    if not any(_is_relu(getattr(layer, "activation", None)) for layer in model.layers):
+    if not any(_is_relu_layer(layer) for layer in model.layers):
         raise ModelError(
             f"model {path} has no layer with a relu activation, so nothing would run "
             f"as spiking neurons; give its hidden layers activation='relu'"
         )
+    try:
+        deployable(with_neurons(model, LIFActivation(), max_pool))
+    except ModelError as e:
+        raise ModelError(f"model {path}: {e}") from None
 
 
-def layer_problems(model):
+def layer_problems(model, max_pool="refuse"):
     """``"name (why)"`` for every layer that cannot become part of the spiking network."""
     output = _output_layer(model)
     problems = []
     for layer in model.layers:
-        why = _converter_reason(layer) or _activation_reason(layer, layer is output)
+        why = _layer_reason(layer, max_pool) or _activation_reason(layer, layer is output)
         if why:
             problems.append(f"{layer.name} ({why})")
     return problems
@@ -150,31 +168,45 @@ def _output_layer(model):
     return model.get_layer(model.output_names[0])
 
 
-def _converter_reason(layer):
-    """Why NengoDL's Converter cannot convert ``layer`` natively, or None."""
+#: Layer types that become neurons or weights, or fold into them (:mod:`..deploy`).
+def _supported():
+    from ..deploy.folds import IDENTITY
+
+    L = tf.keras.layers
+    return (L.InputLayer, L.Conv2D, L.Dense, L.Activation, L.ReLU, L.BatchNormalization,
+            L.AveragePooling2D, L.GlobalAveragePooling2D, L.MaxPooling2D,
+            L.GlobalMaxPooling2D, L.Add, L.Concatenate, L.ZeroPadding2D, L.Flatten,
+            L.Reshape, L.Softmax) + IDENTITY
+
+
+def _layer_reason(layer, max_pool):
+    """Why ``layer`` cannot be part of the spiking network, or None."""
+    from ..deploy import UNSUPPORTED
+
+    L = tf.keras.layers
     kind = type(layer).__name__
     if isinstance(layer, tf.keras.Model):
         # its layers would keep their relu: with_neurons only sees the outer layers
         return f"{kind}: a model inside the model; save it as one flat model"
-    if isinstance(layer, (tf.keras.layers.ReLU, tf.keras.layers.LeakyReLU)):
-        # convertible, but into rate neurons, not the LIF neurons trained for
-        return (
-            f"{kind}: a separate activation layer would not run as spiking neurons; "
-            f"give the layer before it activation='relu' instead"
-        )
-    if _is_dropout(layer):
-        return None  # replaced by the identity in with_neurons
-    nengo_dl = _nengo_dl()
-    converter = nengo_dl.Converter.converters.get(type(layer))
-    if converter is None:
-        return f"{kind}: NengoDL has no converter for this layer type"
-    convertible, why = converter.convertible(layer, _CONVERTER_SETTINGS)
-    if not convertible:
-        return f"{kind}: {why}"
+    if isinstance(layer, L.ReLU):
+        config = layer.get_config()
+        if config.get("max_value") is not None or config.get("negative_slope") \
+                or config.get("threshold"):
+            return (f"{kind} with max_value, negative_slope or threshold: only a plain "
+                    f"ReLU runs as spiking neurons; use ReLU()")
+        return None
+    if isinstance(layer, (L.MaxPooling2D, L.GlobalMaxPooling2D)) and max_pool != "avg":
+        return (f"{kind}: Loihi has no max operation, so max pooling cannot run as "
+                f"spikes; use AveragePooling2D, or --max-pool avg to replace it with "
+                f"average pooling (fine-tuned, at some cost in accuracy)")
+    supported = _supported()
+    if not isinstance(layer, supported) or isinstance(
+            layer, (L.Conv2DTranspose, L.DepthwiseConv2D, L.SeparableConv2D)):
+        return f"{kind}: {UNSUPPORTED}"
     uses = len(layer.inbound_nodes)
-    if converter.has_weights and uses > 1:
+    if layer.weights and uses > 1:
         # Converter.get_converter refuses this unless it splits the weights
-        return f"{kind}: used {uses} times; NengoDL converts a layer with weights only once"
+        return f"{kind}: used {uses} times; a layer with weights can be used only once"
     return None
 
 
@@ -183,7 +215,8 @@ def _activation_reason(layer, is_output):
     if not hasattr(layer, "activation"):
         return None
     act = layer.activation
-    if _is_relu(act) or _is_linear(act) or (is_output and _is_softmax(act)):
+    if _is_relu(act) or _is_linear(act) or _is_softmax(act) and (
+            is_output or isinstance(layer, tf.keras.layers.Activation)):
         return None
     name = getattr(act, "__name__", type(act).__name__)
     if is_output:
@@ -191,20 +224,32 @@ def _activation_reason(layer, is_output):
     return f"activation {name!r}: only relu and linear layers can run as spiking neurons"
 
 
-def with_neurons(model, activation):
+def with_neurons(model, activation, max_pool="refuse"):
     """A new copy of ``model`` with the same weights, relu swapped for ``activation``.
 
-    A softmax on the output layer becomes linear: training takes logits, and the
+    ``activation='relu'`` and ``ReLU`` layers take the rate activation. A
+    softmax on the output layer becomes linear: training takes logits, and the
     largest output, which is the class, does not change. Dropout layers become
     the identity: the converted network only runs inference, and fine-tuning
-    through the rate curves needs no dropout.
+    through the rate curves needs no dropout. With ``max_pool="avg"``, max
+    pooling becomes average pooling of the same size. A model whose only
+    neurons read the pixels directly gets a pixel encoder in front
+    (:func:`_pixel_encoder`), so that those neurons can run on the chip.
     """
+    L = tf.keras.layers
     output_name = _output_layer(model).name
 
     def clone(layer):
         if _is_dropout(layer):
             # the identity at inference, and NengoDL has no converter for it
-            return tf.keras.layers.Activation("linear", name=layer.name)
+            return L.Activation("linear", name=layer.name)
+        if isinstance(layer, L.ReLU):
+            return L.Activation(activation, name=layer.name)
+        if max_pool == "avg" and isinstance(layer, (L.MaxPooling2D, L.GlobalMaxPooling2D)):
+            config = layer.get_config()
+            cls = L.AveragePooling2D if isinstance(layer, L.MaxPooling2D) \
+                else L.GlobalAveragePooling2D
+            return cls.from_config(config)
         config = layer.get_config()
         act = getattr(layer, "activation", None)
         if _is_relu(act):
@@ -213,26 +258,74 @@ def with_neurons(model, activation):
             config["activation"] = "linear"
         return type(layer).from_config(config)
 
-    if isinstance(model, tf.keras.Sequential):
-        copy = _functional_copy(model, clone)
+    encoder = None
+    if sum(map(_is_relu_layer, model.layers)) == 1 and _is_chain(model):
+        encoder = _pixel_encoder(model, activation)
+    if isinstance(model, tf.keras.Sequential) or encoder is not None:
+        copy = _functional_copy(model, clone, encoder)
     else:
         copy = tf.keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
+    weights = model.get_weights()
+    if encoder is not None:
+        weights = encoder.get_weights() + weights
+    copy.set_weights(weights)
     return copy
 
 
-def _functional_copy(model, clone):
-    """A functional model of clones of a Sequential ``model``'s layers.
+def _is_chain(model):
+    """Whether every layer reads the one before it (a Sequential-like model)."""
+    return isinstance(model, tf.keras.Sequential) or all(
+        len(layer._inbound_nodes) == 1
+        and tf.nest.flatten(layer._inbound_nodes[0].inbound_layers) == [prev]
+        for prev, layer in zip(model.layers, model.layers[1:])
+    )
+
+
+def _pixel_encoder(model, activation):
+    """A 1×1 convolution of neurons that turns the pixels into spikes.
+
+    A model with one neuron layer that reads the pixels would run it on the
+    host (the input encoder) and leave nothing for the chip; with this layer in
+    front, the model's own layer runs on the chip, fed by pixel spikes. It
+    starts with each pixel driving its own neuron from the edge of firing (a
+    current of 1 at pixel 0, 2 at pixel 1); training tunes it with the rest.
+    """
+    channels = model.input_shape[-1]
+    layer = tf.keras.layers.Conv2D(
+        channels, 1, activation=activation, name="pixel_spikes",
+        kernel_initializer=tf.keras.initializers.Constant(0.0),
+    )
+    layer.build((None,) + tuple(model.input_shape[1:]))
+    layer.set_weights([np.eye(channels, dtype=np.float32)[None, None] / activation.gain,
+                       np.full(channels, 1.0 / activation.gain, dtype=np.float32)])
+    return layer
+
+
+def _functional_copy(model, clone, encoder=None):
+    """A functional model of clones of a one-path ``model``'s layers.
 
     nengo_dl.Converter turns a Sequential model into a functional one by calling
     its layers a second time, after which a layer no longer names one output and
     the probes on it cannot be placed; layers called once, here, avoid that.
+    ``encoder``, if given, is put right after the input.
     """
     inp = tf.keras.Input(shape=model.input_shape[1:], name=model.layers[0].name + "_input")
-    x = inp
+    x = inp if encoder is None else encoder(inp)
     for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.InputLayer):
+            continue
         x = clone(layer)(x)
     return tf.keras.Model(inp, x, name=model.name)
+
+
+def _max_pools(model):
+    L = tf.keras.layers
+    return [l for l in model.layers if isinstance(l, (L.MaxPooling2D, L.GlobalMaxPooling2D))]
+
+
+def _is_relu_layer(layer):
+    return layer is not None and (isinstance(layer, tf.keras.layers.ReLU)
+                                  or _is_relu(getattr(layer, "activation", None)))
 
 
 def digest(path):

@@ -1,0 +1,145 @@
+"""The zoo's seed architectures on Loihi: accuracy, cores, operations, energy (run by hand).
+
+For one zoo model per run (so that two can share the machine's cores), trains it
+with the main job's settings (cached), then runs every test digit through Keras,
+the batched Loihi emulator and NengoDL, and records for each model:
+
+- accuracy of Keras, NengoDL (spiking LIF) and the emulator, and how often NengoDL
+  and the emulator predict the same class;
+- the placement: cores, and where each layer runs;
+- synaptic operations, spikes and the energy estimate per digit (emulator);
+- wall times of training and of each backend.
+
+Writes ``benchmarks/results/zoo_<model>.json``; ``--table`` prints the README's
+table from the files there. Example (rscnn_mnist: about 40 minutes on 2 cores
+from an empty cache, most of it training and NengoDL)::
+
+    NENGO_VISION_DATA=../shared/data python benchmarks/bench_zoo.py --model rscnn_mnist
+    python benchmarks/bench_zoo.py --table
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import nengo_vision as nv  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+SETTING = nv.Config.settings()
+MODELS = ("wscnn_mnist", "rscnn_mnist", "vgg_mnist", "scnn_mnist")
+BACKENDS = ("keras", "nengo-dl", "loihi-emulator")
+
+
+def measure(args):
+    from nengo_vision._io import write_text
+    from nengo_vision.result import machine
+
+    n_dl = args.nengo_dl_digits or args.n_test
+    config = nv.Config(
+        model=args.model, epochs=args.epochs, seed=args.seed, n_steps=args.n_steps,
+        n_train=args.n_train,
+        backends=list(BACKENDS), n_test=args.n_test,
+        digits={"keras": args.n_test, "loihi-emulator": args.n_test, "nengo-dl": n_dl},
+        data_dir=args.data_dir, cache_dir=args.cache_dir, progress=sys.stderr.isatty(),
+    )
+    config.check()
+    data = nv.pipeline.load_data(config)
+    model, training = nv.pipeline.train(config, data)
+    result = nv.pipeline.evaluate(config, model, data, training)
+
+    parts = {}
+    for name, b in result.backends.items():
+        parts[name] = dict(n_test=b.n_test, accuracy=b.accuracy, seconds=round(b.seconds, 1),
+                           firing_rates={k: round(v, 2) for k, v in b.firing_rates.items()})
+        print(f"{name}: {b.accuracy:.2%} on {b.n_test} ({b.seconds:.0f} s)", flush=True)
+    emulator = result.backends["loihi-emulator"]
+    placement = emulator.placement
+    results = dict(
+        model=args.model, epochs=config.epochs, seed=config.seed, n_steps=config.n_steps,
+        parameters=int(model.count_params()),
+        training=dict(cached=training["cached"], seconds=training["seconds"]),
+        backends=parts,
+        agreement_nengo_dl_emulator=result.comparison.agreement["nengo-dl"]["loihi-emulator"],
+        cores=placement.totals["cores"],
+        host_layers=[n for n, p in placement.layers.items() if p.where == "host"],
+        chip_layers=placement.on_chip,
+        synops_per_digit=sum(emulator.synops_per_inference.values()),
+        spikes_per_digit=sum(emulator.spikes_per_inference.values()),
+        energy_joules_per_digit=emulator.energy.total_joules,
+        ann_macs_per_digit=sum(result.backends["keras"].macs_per_inference.values()),
+        date=datetime.date.today().isoformat(),
+        machine=machine(),
+    )
+    out = Path(args.out) / f"zoo_{args.model}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out, json.dumps(results, indent=1) + "\n")
+    print(f"agreement NengoDL / emulator: {results['agreement_nengo_dl_emulator']:.2%}; "
+          f"{results['cores']} cores; wrote {out}")
+
+
+def table(folder=RESULTS):
+    rows = [
+        "| model | Keras | NengoDL | emulator | agree | cores | synops / digit | "
+        "energy / digit | training | emulator time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for model in MODELS:
+        path = Path(folder) / f"zoo_{model}.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        b = r["backends"]
+
+        def acc(name):
+            return f"{b[name]['accuracy']:.2%}" + (
+                "" if b[name]["n_test"] == 10000 else f" ({b[name]['n_test']:,})")
+
+        rows.append(
+            f"| {model} | {acc('keras')} | {acc('nengo-dl')} | **{acc('loihi-emulator')}** "
+            f"| {r['agreement_nengo_dl_emulator']:.2%} | {r['cores']} | "
+            f"{r['synops_per_digit'] / 1e6:.2f} M | {r['energy_joules_per_digit'] * 1e6:.0f} µJ | "
+            f"{r['epochs']} epochs, {r['training']['seconds'] / 60:.0f} min | "
+            f"{b['loihi-emulator']['seconds']:.0f} s |"
+        )
+    print("\n".join(rows))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=MODELS)
+    parser.add_argument("--table", action="store_true", help="print the README table")
+    parser.add_argument("--epochs", type=SETTING["epochs"].parse, default=10)
+    parser.add_argument("--n-train", type=SETTING["n_train"].parse, default=None,
+                        help="train on the first N training digits (default: all)")
+    parser.add_argument("--n-test", type=SETTING["n_test"].parse, default=10000)
+    parser.add_argument("--nengo-dl-digits", type=SETTING["n_test"].parse, default=None,
+                        help="digits NengoDL runs (default: --n-test)")
+    parser.add_argument("--n-steps", type=SETTING["n_steps"].parse, default=30)
+    parser.add_argument("--seed", type=SETTING["seed"].parse, default=0)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--out", default=str(RESULTS),
+                        help="folder of the results files, written and read by --table "
+                             "(default: %(default)s)")
+    args = parser.parse_args()
+    try:
+        if args.table:
+            table(args.out)
+        elif args.model:
+            measure(args)
+        else:
+            parser.error("give --model or --table")
+    except nv.NengoVisionError as e:
+        print(f"bench_zoo: error: {e}", file=sys.stderr)
+        return e.exit_status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
