@@ -177,6 +177,14 @@ def check_biases(model, names=None):
         Naming every layer without a bias.
     """
     names = list(layer_activations(model) if names is None else names)
+    merged = [n for n in names if not hasattr(model.get_layer(n), "use_bias")]
+    if merged:
+        # neurons after an Add or Concatenate: an Activation layer, no weights
+        raise ModelError(
+            f"cannot calibrate firing rates of {', '.join(merged)}: neurons fed by an "
+            f"Add or Concatenate have no bias of their own to keep their threshold "
+            f"when scaled; run without --target-rate"
+        )
     unbiased = [n for n in names if not getattr(model.get_layer(n), "use_bias", False)]
     if unbiased:
         raise ModelError(

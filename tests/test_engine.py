@@ -231,3 +231,22 @@ def test_engine_equals_reference_on_residual_and_wide_networks(test_digits):
     np.testing.assert_array_equal(ours.traces, theirs.traces)
     assert ours.placement["c1"]["where"] == "host"
     assert all(ours.placement[n]["where"] == "chip" for n in ("c2", "res", "b3", "b5", "c4"))
+
+
+def test_residual_and_wide_networks_convert_to_the_same_function(test_digits):
+    """NengoDL's rate network computes the folded Keras model's outputs (the merged
+    connections are the Add and Concatenate), and nengo's simulator fires the
+    spikes NengoDL fires."""
+    x, _ = test_digits
+    ctx = context(branching_model(), synapse=None, record=Recording())
+    keras = get_backend("keras").run(ctx, x[:N])
+    rate = get_backend("nengo-dl-rate").run(ctx, x[:N])
+    scale = np.abs(keras.traces).max()
+    np.testing.assert_allclose(rate.traces[:, -1], keras.traces[:, -1], atol=1e-3 * scale)
+    dl = get_backend("nengo-dl").run(ctx, x[:N])
+    ref = get_backend("nengo").run(ctx, x[:N])
+    for layer, counts in ref.spike_counts.items():
+        # float32 (NengoDL) against float64 (nengo): a neuron at the edge of a
+        # spike may differ by one
+        moved = np.abs(dl.spike_counts[layer] - counts).sum()
+        assert moved <= 0.01 * counts.sum(), (layer, moved, counts.sum())

@@ -137,12 +137,12 @@ PLACES = {
 def test_architecture_runs_on_every_backend(name, model_files, data_dir, tmp_path):
     result = run(model_files[name], data_dir, tmp_path)
     acc = {b: r.accuracy for b, r in result.backends.items()}
-    print("MEASURED", name, acc, result.comparison.agreement["nengo-dl"]["loihi-emulator"])
-    # measured on these 100 digits after one epoch of Keras and one of fine-tuning:
-    # see the README's table; chance is 0.1
+    # measured on these 200 digits after one epoch of Keras and one of fine-tuning
+    # (chance is 0.1): Keras 0.875-0.96, NengoDL 0.88-0.96, emulator 0.875-0.95,
+    # NengoDL and the emulator agreeing on 98.5-100 % of the digits
     assert acc["keras"] >= 0.85, acc
-    assert acc["nengo-dl"] >= 0.75 and acc["loihi-emulator"] >= 0.75, acc
-    assert result.comparison.agreement["nengo-dl"]["loihi-emulator"] >= 0.85
+    assert acc["nengo-dl"] >= 0.8 and acc["loihi-emulator"] >= 0.8, acc
+    assert result.comparison.agreement["nengo-dl"]["loihi-emulator"] >= 0.95
     placement = result.backends["loihi-emulator"].placement
     host, chip = PLACES[name]
     assert placement.on_chip == chip
@@ -179,8 +179,8 @@ def test_max_pooling_replaced_by_average_on_request(model_files, data_dir, tmp_p
     with pytest.warns(UserWarning, match="max pooling .pool1. is replaced by average"):
         result = run(model_files["max_pool"], data_dir, tmp_path, max_pool="avg")
     acc = {b: r.accuracy for b, r in result.backends.items()}
-    assert acc["keras"] >= 0.85 and acc["loihi-emulator"] >= 0.75, acc
-    assert result.comparison.agreement["nengo-dl"]["loihi-emulator"] >= 0.85
+    assert acc["keras"] >= 0.85 and acc["loihi-emulator"] >= 0.8, acc
+    assert result.comparison.agreement["nengo-dl"]["loihi-emulator"] >= 0.95
 
 
 def test_unsupported_layers_are_named_in_one_line(tmp_path):
@@ -241,3 +241,16 @@ def test_two_weighted_layers_in_a_row_cannot_be_placed(tmp_path):
         "them: linear: two weighted connections in a row (a layer without neurons feeds "
         "another weighted layer); give the layer before it activation='relu'"
     )
+
+
+def test_calibration_refuses_neurons_after_add_before_training(model_files, data_dir,
+                                                               tmp_path):
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelError) as e:
+        run(model_files["residual"], data_dir, cache, target_rate=60.0)
+    assert str(e.value) == (
+        "cannot calibrate firing rates of res: neurons fed by an Add or Concatenate have "
+        "no bias of their own to keep their threshold when scaled; run without "
+        "--target-rate"
+    )
+    assert not cache.exists() or not list(cache.iterdir())  # nothing trained

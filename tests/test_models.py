@@ -30,3 +30,35 @@ def test_scnn_mnist_is_the_report_architecture():
         "conv0", "conv1", "conv2",
     ]
     assert model.get_layer("conv1").strides == (2, 2)
+
+
+def test_readme_lists_every_supported_layer():
+    from pathlib import Path
+
+    from nengo_vision.deploy import LAYERS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for layer, becomes in LAYERS.items():
+        assert f"| {layer} | {becomes} |" in readme, layer
+
+
+@pytest.mark.slow  # placement builds the network several times: 10-30 s each
+@pytest.mark.parametrize("name, on_chip", [
+    ("rscnn_mnist", ["conv1", "conv1a", "res1", "conv2", "conv2a", "res2"]),
+    ("vgg_mnist", ["conv1_2", "conv2_1", "conv2_2", "conv3"]),
+])
+def test_zoo_models_fold_and_fit_one_chip(name, on_chip):
+    """The seeds' architectures, untrained: folded to neurons and weights, and
+    placed on one chip before any training. (wscnn_mnist's branches are placed
+    in tests/test_layers.py, and the benchmark places all three.)"""
+    import tensorflow as tf
+
+    from nengo_vision.backends.loihi import check_placement
+    from nengo_vision.deploy import deployable
+
+    model = get_model(name).build(LIFActivation())
+    folded = deployable(model)
+    kinds = {type(layer) for layer in folded.layers}
+    assert not kinds & {tf.keras.layers.BatchNormalization, tf.keras.layers.AveragePooling2D}
+    placement = check_placement(model)
+    assert [n for n, chip in placement.on_chip.items() if chip] == on_chip
