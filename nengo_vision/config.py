@@ -270,7 +270,9 @@ class Config:
         "scnn_mnist", text,
         "a model name, or the path of your own Keras model (.keras, .h5 or a "
         "SavedModel folder), whose relu layers become LIF neurons and whose weights "
-        "start the training", metavar="NAME|PATH",
+        "start the training; batch norm, pooling and padding are folded into the "
+        "weights, Add and Concatenate become connections (README: 'Keras layers on "
+        "Loihi')", metavar="NAME|PATH",
     )
     max_pool = Setting(
         "refuse", one_of(("refuse", "avg")),

@@ -85,7 +85,7 @@ def test_shared_layer_is_named(capsys, tmp_path):
     expect_error(
         capsys, tmp_path, path,
         f"model {path} has layers the pipeline cannot convert: "
-        f"shared (Dense: used 2 times; a layer with weights can be used only once)",
+        f"shared (Dense: used 2 times; use each layer once (a new layer for each use))",
     )
 
 

@@ -136,7 +136,7 @@ def host_layers(cn):
                           for label, why in cn.unplaceable.items())
         raise PlacementError(
             f"cannot place {cn.model.name} on Loihi, the chip has only neurons and the "
-            f"weights between them: {where}; give the layer before it activation='relu'"
+            f"weights between them: {where}"
         )
     host = cn.input_layers()
     if len(host) == len(cn.layers):

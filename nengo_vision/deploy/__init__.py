@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from ..errors import ModelError
 from ..neurons import is_neuron_activation
-from .folds import fold_for, is_linear
+from .folds import IDENTITY, fold_for, is_linear
 from .graph import Graph
 
 L = tf.keras.layers
@@ -75,14 +75,17 @@ def deployable(model):
     """
     graph = Graph.from_keras(model)
     changed = False
-    while True:
-        for op in list(graph.ops.values()):
-            fn = fold_for(op)
-            if fn is not None and fn(graph, op):
-                changed = True
+    # identity layers first (dropout, noise, linear activations), so that no
+    # other fold finds one between the layers it joins
+    for kinds in (IDENTITY + (L.Activation, L.Softmax), None):
+        while True:
+            for op in list(graph.ops.values()):
+                fn = fold_for(op)
+                if fn is not None and (kinds is None or op.is_a(*kinds)) and fn(graph, op):
+                    changed = True
+                    break
+            else:
                 break
-        else:
-            break
     out = graph.ops[graph.output]
     if out.is_a(L.Dense) and not is_linear(out.activation) \
             and not is_neuron_activation(out.activation):
@@ -120,8 +123,16 @@ def _why_not(graph, op):
     if op.is_a(L.Conv2D, L.Dense, L.Activation) and not (
             is_linear(act) or is_neuron_activation(act)):
         name = getattr(act, "__name__", str(act))
+        if name == "relu":
+            return ("activation 'relu' is Keras's own; build the model with this "
+                    "package's rate activation (ModelSpec.build, or --model PATH, "
+                    "which swaps it in)")
         return (f"activation {name!r} cannot run as spiking neurons; use 'relu' "
                 f"(or none)")
+    if op.is_a(L.Activation) and any(graph.ops[i].is_a(L.Concatenate) for i in op.inputs):
+        # nengo-loihi connects into whole layers of neurons, not into a part
+        return ("neurons after a Concatenate cannot be placed on Loihi; give each "
+                "branch activation='relu' instead and remove this layer")
     return None
 
 

@@ -177,10 +177,12 @@ def fold_zero_padding(graph, op):
     pads = ((top, bottom), (left, right))
     found = _padding_for(in_shape[:2], kernel.shape[:2], strides, pads, conv.config["padding"])
     if found is None:
+        change = (f"remove the ZeroPadding2D layer ({conv.name} already pads, with "
+                  f"padding='same')" if conv.config["padding"] == "same" else
+                  f"use padding='same' in {conv.name} instead of the ZeroPadding2D layer")
         raise ModelError(
             f"layers {op.name} (ZeroPadding2D {pads}) and {conv.name} (Conv2D) cannot be "
-            f"written as one convolution with Keras's padding; use padding='same' in "
-            f"{conv.name} instead of the ZeroPadding2D layer"
+            f"written as one convolution with Keras's padding; {change}"
         )
     mode, extend = found
     new_kernel = np.pad(kernel, (extend[0], extend[1], (0, 0), (0, 0)))
@@ -250,6 +252,8 @@ def fold_avg_pool(graph, op):
     if op.config.get("keepdims"):
         raise ModelError(f"layer {op.name} ({op.kind}): keepdims=True is not supported")
     nxt = graph.only_consumer(op.name)
+    if nxt is not None and nxt.is_a(L.AveragePooling2D):
+        return False  # the next pooling folds first, then this one into its result
     if nxt is not None and nxt.is_a(L.Conv2D) and not nxt.is_a(L.DepthwiseConv2D) \
             and op.is_a(L.AveragePooling2D):
         return _pool_into_conv(graph, op, nxt)

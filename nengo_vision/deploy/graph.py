@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
+from ..errors import ModelError
+
 
 @dataclass
 class Op:
@@ -83,6 +85,11 @@ class Graph:
                 continue
             mine = [n for i, n in enumerate(layer._inbound_nodes)
                     if f"{layer.name}_ib-{i}" in nodes]
+            if len(mine) != 1:
+                raise ModelError(
+                    f"layer {layer.name} ({type(layer).__name__}) is used {len(mine)} "
+                    f"times; use each layer once (a new layer for each use)"
+                )
             inbound = tf.nest.flatten(mine[0].inbound_layers)
             ops.append(_op(layer, [l.name for l in inbound]))
         output = model.output_names[0]

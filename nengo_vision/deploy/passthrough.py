@@ -57,7 +57,8 @@ def _merge(c_in, c_out, node):
     if c_in.function is not None or c_out.function is not None:
         raise CannotMerge("a connection computes a function")
     if c_in.synapse is not None and c_out.synapse is not None:
-        raise CannotMerge("both connections are filtered")
+        raise CannotMerge("both connections are filtered; give the layer before it "
+                          "activation='relu'")
     synapse = c_in.synapse if c_out.synapse is None else c_out.synapse
     n = node.size_in
     written = _indices(c_in.post_slice, n)  # node entries c_in writes
@@ -70,11 +71,16 @@ def _merge(c_in, c_out, node):
         if len(where) != len(read) or any(int(w) not in where for w in written):
             raise CannotMerge("part of the node is read twice or not at all")
         target = post_idx[[where[int(w)] for w in written]]
+        if isinstance(c_out.post_obj, nengo.ensemble.Neurons) and len(target) < post_n:
+            # nengo-loihi connects into whole layers of neurons only
+            raise CannotMerge("neurons fed by part of a merge (neurons after a "
+                              "Concatenate); give each branch activation='relu'")
         post = _view(c_out.post_obj, target, post_n)
         return dict(pre=c_in.pre, post=post, transform=c_in.transform, synapse=synapse)
     if not _is_identity(c_in):
         raise CannotMerge("two weighted connections in a row (a layer without neurons "
-                          "feeds another weighted layer)")
+                          "feeds another weighted layer); give the first "
+                          "activation='relu'")
     if not np.array_equal(read, np.arange(n)):
         raise CannotMerge("a weighted connection reads part of the node")
     post = _view(c_out.post_obj, post_idx, post_n)
@@ -142,7 +148,7 @@ def remove_passthroughs(net, keep=()):
             out_of.setdefault(c.pre_obj, []).append(c)
         for node in list(net.all_nodes):
             if (not _is_passthrough(node) or node in keep or node in probed
-                    or _constant_fed(node, into) or node.label in left):
+                    or _constant_fed(node, into) or node in left):
                 continue
             ins, outs = into.get(node, []), out_of.get(node, [])
             if not outs:
@@ -150,7 +156,7 @@ def remove_passthroughs(net, keep=()):
             try:
                 merged = [_merge(a, b, node) for a in ins for b in outs]
             except CannotMerge as e:
-                left[node.label] = str(e)
+                left[node] = str(e)
                 continue
             _delete(net, set(ins + outs), node)
             with net:
@@ -159,7 +165,7 @@ def remove_passthroughs(net, keep=()):
                                      synapse=kw["synapse"])
             changed = True
             break
-    return left
+    return {node.label: why for node, why in left.items()}
 
 
 def _delete(net, conns, node):

@@ -204,9 +204,9 @@ def _layer_reason(layer, max_pool):
             layer, (L.Conv2DTranspose, L.DepthwiseConv2D, L.SeparableConv2D)):
         return f"{kind}: {UNSUPPORTED}"
     uses = len(layer.inbound_nodes)
-    if layer.weights and uses > 1:
-        # Converter.get_converter refuses this unless it splits the weights
-        return f"{kind}: used {uses} times; a layer with weights can be used only once"
+    if uses > 1:
+        # one Nengo object per layer: a second use would read the first's input
+        return f"{kind}: used {uses} times; use each layer once (a new layer for each use)"
     return None
 
 
@@ -245,6 +245,9 @@ def with_neurons(model, activation, max_pool="refuse"):
             return L.Activation("linear", name=layer.name)
         if isinstance(layer, L.ReLU):
             return L.Activation(activation, name=layer.name)
+        if isinstance(layer, L.Softmax) and layer.name == output_name:
+            # training reads logits (and Softmax has no activation to swap)
+            return L.Activation("linear", name=layer.name)
         if max_pool == "avg" and isinstance(layer, (L.MaxPooling2D, L.GlobalMaxPooling2D)):
             config = layer.get_config()
             cls = L.AveragePooling2D if isinstance(layer, L.MaxPooling2D) \
