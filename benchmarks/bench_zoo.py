@@ -83,11 +83,15 @@ def measure(args):
         date=datetime.date.today().isoformat(),
         machine=machine(),
     )
-    out = Path(args.out) / f"zoo_{args.model}.json"
+    out = Path(args.out) / f"zoo_{args.model}{_steps_tag(args.n_steps)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, json.dumps(results, indent=1) + "\n")
     print(f"agreement NengoDL / emulator: {results['agreement_nengo_dl_emulator']:.2%}; "
           f"{results['cores']} cores; wrote {out}")
+
+
+def _steps_tag(n_steps):
+    return "" if n_steps == 30 else f"_{n_steps}steps"
 
 
 def relu_vgg():
@@ -155,15 +159,16 @@ def max_pool_cost(args):
 
 def table(folder=RESULTS):
     rows = [
-        "| model | Keras | NengoDL | emulator | agree | cores | synops / digit | "
+        "| model | steps | Keras | NengoDL | emulator | agree | cores | synops / digit | "
         "energy / digit | training | emulator time |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for model in MODELS:
-        path = Path(folder) / f"zoo_{model}.json"
-        if not path.exists():
-            continue
+    paths = [p for model in MODELS
+             for p in sorted(Path(folder).glob(f"zoo_{model}*.json"),
+                             key=lambda p: (len(p.name), p.name))]
+    for path in paths:
         r = json.loads(path.read_text())
+        model = r["model"]
         b = r["backends"]
 
         def acc(name):
@@ -171,7 +176,7 @@ def table(folder=RESULTS):
                 "" if b[name]["n_test"] == 10000 else f" ({b[name]['n_test']:,})")
 
         rows.append(
-            f"| {model} | {acc('keras')} | {acc('nengo-dl')} | **{acc('loihi-emulator')}** "
+            f"| {model} | {r['n_steps']} | {acc('keras')} | {acc('nengo-dl')} | **{acc('loihi-emulator')}** "
             f"| {r['agreement_nengo_dl_emulator']:.2%} | {r['cores']} | "
             f"{r['synops_per_digit'] / 1e6:.2f} M | {r['energy_joules_per_digit'] * 1e6:.0f} µJ | "
             f"{r['epochs']} epochs, {r['training']['seconds'] / 60:.0f} min | "

@@ -31,13 +31,17 @@ def build(activation):
     import tensorflow as tf
 
     L = tf.keras.layers
-    # batch normalisation's shift starts at the LIF threshold: every neuron
-    # starts at the edge of firing
-    at_threshold = tf.keras.initializers.Constant(1.0 / activation.gain)
+    # batch normalisation's shift starts at the LIF threshold (every neuron at
+    # the edge of firing), and its scale at 1 / gain: with the default scale of
+    # 1, input currents spread as widely as the gain (std 10), each spike moves
+    # a neuron's current by tens of thresholds, and the spiking network, trained
+    # that way, scores 29 % on the emulator (Keras 99.4 %); measured 2026-11-25
+    inverse_gain = tf.keras.initializers.Constant(1.0 / activation.gain)
 
     def conv_bn(x, filters, name):
         x = L.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
-        x = L.BatchNormalization(beta_initializer=at_threshold, name=f"{name}_bn")(x)
+        x = L.BatchNormalization(beta_initializer=inverse_gain,
+                                 gamma_initializer=inverse_gain, name=f"{name}_bn")(x)
         return L.Activation(activation, name=f"{name}_lif")(x)
 
     inp = tf.keras.Input(shape=(28, 28, 1), name="input")
@@ -47,7 +51,7 @@ def build(activation):
     x = conv_bn(x, 32, "conv2_1")
     x = conv_bn(x, 32, "conv2_2")
     x = L.AveragePooling2D(2, name="pool2")(x)  # 7×7
-    x = L.Conv2D(64, 3, activation=activation, bias_initializer=at_threshold,
+    x = L.Conv2D(64, 3, activation=activation, bias_initializer=inverse_gain,
                  name="conv3")(x)  # 5×5
     x = L.Flatten(name="flatten")(x)
     out = L.Dense(10, name="output")(x)
