@@ -90,6 +90,12 @@ def measure(args):
           f"{results['cores']} cores; wrote {out}")
 
 
+def _training_time(training):
+    if training["cached"]:
+        return "cached"
+    return f"{training['seconds'] / 60:.0f} min"
+
+
 def _steps_tag(n_steps):
     return "" if n_steps == 30 else f"_{n_steps}steps"
 
@@ -179,7 +185,7 @@ def table(folder=RESULTS):
             f"| {model} | {r['n_steps']} | {acc('keras')} | {acc('nengo-dl')} | **{acc('loihi-emulator')}** "
             f"| {r['agreement_nengo_dl_emulator']:.2%} | {r['cores']} | "
             f"{r['synops_per_digit'] / 1e6:.2f} M | {r['energy_joules_per_digit'] * 1e6:.0f} µJ | "
-            f"{r['epochs']} epochs, {r['training']['seconds'] / 60:.0f} min | "
+            f"{r['epochs']} epochs, {_training_time(r['training'])} | "
             f"{b['loihi-emulator']['seconds']:.0f} s |"
         )
     print("\n".join(rows))

@@ -49,7 +49,9 @@ def assert_same(model, digits, kinds_gone):
 
 
 def test_batch_norm_folds_into_conv_and_dense(digits):
-    model = model_of(L.Conv2D(6, 3, name="c"), L.BatchNormalization(), L.Flatten(),
+    # every layer named: Keras numbers unnamed ones per process, whatever ran before
+    model = model_of(L.Conv2D(6, 3, name="c"), L.BatchNormalization(),
+                     L.Flatten(name="flatten"),
                      L.Dense(12, use_bias=False, name="d"), L.BatchNormalization(),
                      L.Dense(10, name="out"))
     folded = assert_same(model, digits, ["BatchNormalization"])
