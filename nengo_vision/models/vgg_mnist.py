@@ -33,9 +33,9 @@ def build(activation):
     L = tf.keras.layers
     # batch normalisation's shift starts at the LIF threshold (every neuron at
     # the edge of firing), and its scale at 1 / gain: with the default scale of
-    # 1, input currents spread as widely as the gain (std 10), each spike moves
-    # a neuron's current by tens of thresholds, and the spiking network, trained
-    # that way, scores 29 % on the emulator (Keras 99.4 %); measured 2026-11-25
+    # 1, input currents spread as widely as the gain (std 10). Neither makes the
+    # spiking network work yet (emulator 29 % with 1, 9.7 % with 1 / gain, Keras
+    # 99.4 %; measured 2026-11-25; see the README's "Not done yet")
     inverse_gain = tf.keras.initializers.Constant(1.0 / activation.gain)
 
     def conv_bn(x, filters, name):
