@@ -44,9 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import nengo_vision as nv  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-SETTING = nv.Config.settings()
+from _common import RESULTS, SETTING, add_run_options, run  # noqa: E402
 #: configuration → (neuron, calibrated)
 CONFIGS = {
     "lif": ("lif", False),
@@ -175,20 +173,11 @@ def main():
     parser.add_argument("--config", choices=list(CONFIGS))
     parser.add_argument("--table", action="store_true", help="print the README table")
     parser.add_argument("--sweep", metavar="HZ,HZ", help="target rates to compare")
-    parser.add_argument("--epochs", type=SETTING["epochs"].parse, default=20)
-    parser.add_argument("--n-train", type=SETTING["n_train"].parse, default=None,
-                        help="train on the first N training digits (default: all)")
+    add_run_options(parser, epochs=20)
     parser.add_argument("--target-rate", type=SETTING["target_rate"].parse, default=80.0)
-    parser.add_argument("--n-test", type=SETTING["n_test"].parse, default=10000)
-    parser.add_argument("--n-steps", type=SETTING["n_steps"].parse, default=30)
-    parser.add_argument("--seed", type=SETTING["seed"].parse, default=0)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--out", default=str(RESULTS),
-                        help="folder of the results files, written and read by --table "
-                             "(default: %(default)s)")
     args = parser.parse_args()
-    try:
+
+    def work():
         if args.table:
             table(args.out)
         elif args.sweep:
@@ -197,10 +186,8 @@ def main():
             measure(args)
         else:
             parser.error("give --config or --table")
-    except nv.NengoVisionError as e:
-        print(f"bench_loihi: error: {e}", file=sys.stderr)
-        return e.exit_status
-    return 0
+
+    return run("bench_loihi", work)
 
 
 if __name__ == "__main__":

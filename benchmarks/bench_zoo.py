@@ -36,9 +36,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import nengo_vision as nv  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
-SETTING = nv.Config.settings()
+from _common import RESULTS, SETTING, add_run_options, run  # noqa: E402
 MODELS = ("wscnn_mnist", "rscnn_mnist", "vgg_mnist", "scnn_mnist")
 BACKENDS = ("keras", "nengo-dl", "loihi-emulator")
 
@@ -208,21 +206,12 @@ def main():
                         help="measure what replacing max pooling by average costs")
     parser.add_argument("--keras-epochs", type=SETTING["epochs"].parse, default=3,
                         help="plain Keras epochs of the max-pooling model")
-    parser.add_argument("--epochs", type=SETTING["epochs"].parse, default=10)
-    parser.add_argument("--n-train", type=SETTING["n_train"].parse, default=None,
-                        help="train on the first N training digits (default: all)")
-    parser.add_argument("--n-test", type=SETTING["n_test"].parse, default=10000)
+    add_run_options(parser, epochs=10)
     parser.add_argument("--nengo-dl-digits", type=SETTING["n_test"].parse, default=None,
                         help="digits NengoDL runs (default: --n-test)")
-    parser.add_argument("--n-steps", type=SETTING["n_steps"].parse, default=30)
-    parser.add_argument("--seed", type=SETTING["seed"].parse, default=0)
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--out", default=str(RESULTS),
-                        help="folder of the results files, written and read by --table "
-                             "(default: %(default)s)")
     args = parser.parse_args()
-    try:
+
+    def work():
         if args.table:
             table(args.out)
         elif args.max_pool_cost:
@@ -231,10 +220,8 @@ def main():
             measure(args)
         else:
             parser.error("give --model or --table")
-    except nv.NengoVisionError as e:
-        print(f"bench_zoo: error: {e}", file=sys.stderr)
-        return e.exit_status
-    return 0
+
+    return run("bench_zoo", work)
 
 
 if __name__ == "__main__":

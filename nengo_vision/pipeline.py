@@ -114,14 +114,15 @@ def check(config, spec, data):
 
     model = spec.build(activation(config))
     check_memory(config, model, data)
+    folded = deployable(model)  # what will run: refuses what cannot be folded
     if config.target_rate:
         from .calibration import check_biases
 
-        check_biases(deployable(model))  # a layer without a bias cannot be calibrated
+        check_biases(folded)  # a layer without a bias cannot be calibrated
     if any(get_backend(name).needs_chip for name in config.backends):
         from .backends.loihi import check_placement
 
-        check_placement(model, synapse=config.synapse)
+        check_placement(folded, synapse=config.synapse)
 
 
 def train(config, data, spec=None, log=print):

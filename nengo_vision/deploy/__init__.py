@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from ..errors import ModelError
 from ..neurons import is_neuron_activation
-from .folds import IDENTITY, fold_for, is_linear
+from .folds import FOLDS, IDENTITY, fold_for, is_linear
 from .graph import Graph
 
 L = tf.keras.layers
@@ -58,6 +58,17 @@ _KEPT = (L.InputLayer, L.Conv2D, L.Dense, L.Activation, L.Add, L.Concatenate,
          L.Flatten, L.Reshape)
 #: Subclasses of kept types that are not what their base class becomes.
 _NOT_KEPT = (L.Conv2DTranspose, L.DepthwiseConv2D, L.SeparableConv2D)
+
+
+def is_supported(layer_type):
+    """Whether layers of this Keras type are kept or folded by :func:`deployable`.
+
+    The kept types and the types with a registered fold (:data:`.folds.FOLDS`,
+    whose folds may still refuse a layer in a place it cannot fold); ``ReLU``
+    layers are swapped for neurons before this is asked.
+    """
+    return (issubclass(layer_type, _KEPT + tuple(FOLDS))
+            and not issubclass(layer_type, _NOT_KEPT))
 
 
 def deployable(model):
@@ -111,7 +122,7 @@ def unsupported_layers(graph):
 
 
 def _why_not(graph, op):
-    if not op.is_a(*_KEPT) or op.is_a(*_NOT_KEPT):
+    if not is_supported(op.cls):
         return UNSUPPORTED
     if op.is_a(L.Concatenate) and op.config.get("axis", -1) not in (-1, len(op.output_shape)):
         return "only concatenation along the channels (axis=-1) is supported"
@@ -136,4 +147,4 @@ def _why_not(graph, op):
     return None
 
 
-__all__ = ["LAYERS", "UNSUPPORTED", "deployable", "unsupported_layers"]
+__all__ = ["LAYERS", "UNSUPPORTED", "deployable", "is_supported", "unsupported_layers"]

@@ -168,20 +168,9 @@ def _output_layer(model):
     return model.get_layer(model.output_names[0])
 
 
-#: Layer types that become neurons or weights, or fold into them (:mod:`..deploy`).
-def _supported():
-    from ..deploy.folds import IDENTITY
-
-    L = tf.keras.layers
-    return (L.InputLayer, L.Conv2D, L.Dense, L.Activation, L.ReLU, L.BatchNormalization,
-            L.AveragePooling2D, L.GlobalAveragePooling2D, L.MaxPooling2D,
-            L.GlobalMaxPooling2D, L.Add, L.Concatenate, L.ZeroPadding2D, L.Flatten,
-            L.Reshape, L.Softmax) + IDENTITY
-
-
 def _layer_reason(layer, max_pool):
     """Why ``layer`` cannot be part of the spiking network, or None."""
-    from ..deploy import UNSUPPORTED
+    from ..deploy import UNSUPPORTED, is_supported
 
     L = tf.keras.layers
     kind = type(layer).__name__
@@ -199,9 +188,7 @@ def _layer_reason(layer, max_pool):
         return (f"{kind}: Loihi has no max operation, so max pooling cannot run as "
                 f"spikes; use AveragePooling2D, or --max-pool avg to replace it with "
                 f"average pooling (fine-tuned, at some cost in accuracy)")
-    supported = _supported()
-    if not isinstance(layer, supported) or isinstance(
-            layer, (L.Conv2DTranspose, L.DepthwiseConv2D, L.SeparableConv2D)):
+    if not is_supported(type(layer)):
         return f"{kind}: {UNSUPPORTED}"
     uses = len(layer.inbound_nodes)
     if uses > 1:
