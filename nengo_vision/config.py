@@ -84,6 +84,16 @@ def positive_float(value):
     return number
 
 
+def non_negative_float(value):
+    try:
+        number = float(value) if not isinstance(value, bool) else -1.0
+    except (TypeError, ValueError):
+        number = -1.0
+    if not (number >= 0 and math.isfinite(number)):
+        raise ValueError(f"must be a number of 0 or more, got {value!r}")
+    return number
+
+
 def time_constant(value):
     """A lowpass time constant in seconds, or None (``"none"``) for no filter."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
@@ -356,6 +366,14 @@ class Config:
         None, optional(positive_float),
         f"train with a penalty that keeps each layer's firing neurons at or above HZ "
         f"(weight {defaults.RATE_WEIGHT}; default: no penalty)", metavar="HZ",
+        show_default=False,
+    )
+    train_noise = Setting(
+        None, optional(non_negative_float),
+        "train with Gaussian noise of standard deviation SIGMA (in threshold "
+        "currents) added to every neuron's input current, so that the network "
+        "keeps margins that spikes' fluctuating currents respect; 0 for none "
+        "(default: the model's own, 1.5 for vgg_mnist, else 0)", metavar="SIGMA",
         show_default=False,
     )
     # -- the neuron and its operating range

@@ -76,11 +76,15 @@ def load_data(config):
     )
 
 
-def activation(config):
-    """The rate activation of ``config.neuron`` with the configured operating range."""
+def activation(config, spec=None):
+    """The rate activation of ``config.neuron`` with the configured operating range,
+    and the training noise of ``config.train_noise``, else of the model ``spec``."""
     from .neurons import ACTIVATIONS
 
-    return ACTIVATIONS[config.neuron](gain=config.gain, amplitude=config.amplitude)
+    noise = config.train_noise
+    if noise is None:
+        noise = spec.train_noise if spec is not None else 0.0
+    return ACTIVATIONS[config.neuron](gain=config.gain, amplitude=config.amplitude, noise=noise)
 
 
 def model_spec(config, data):
@@ -112,7 +116,7 @@ def check(config, spec, data):
     from .deploy import deployable
     from .memory import check_memory
 
-    model = spec.build(activation(config))
+    model = spec.build(activation(config, spec))
     check_memory(config, model, data)
     folded = deployable(model)  # what will run: refuses what cannot be folded
     if config.target_rate:
@@ -146,7 +150,7 @@ def train(config, data, spec=None, log=print):
 
     spec = spec or model_spec(config, data)
     model, info = fit_model(
-        spec, activation(config), data.x_train, data.y_train, epochs=config.epochs,
+        spec, activation(config, spec), data.x_train, data.y_train, epochs=config.epochs,
         seed=config.seed, cache_dir=config.cache_dir, retrain=config.retrain,
         batch_size=config.train_batch_size, log=log, augment=config.augment,
         lr_decay=config.lr_decay,
@@ -234,7 +238,7 @@ def evaluate(config, model, data, training, spec=None, log=print):
         model_source=(dict(path=str(Path(config.model).resolve()), hash=spec.source)
                       if spec.source else "zoo"),
         dataset=data.dataset.name, training=training, calibration=calibration,
-        neuron=dict(type=config.neuron, **activation(config).get_config()),
+        neuron=dict(type=config.neuron, **activation(config, spec).get_config()),
         comparison=compare(config, model, runs, data, ctx.dt),
         images=data.images, labels=data.labels, indices=data.indices, recording=ctx.record,
         dt=ctx.dt,

@@ -67,6 +67,7 @@ def assert_one_line_error(status, err, expected):
     (["--seed", "-1"], "argument --seed: must be an integer from 0 to 4294967295, got '-1' (see --help)"),
     (["--seed", "4294967296"], "argument --seed: must be an integer from 0 to 4294967295, got '4294967296' (see --help)"),
     (["--target-rate", "0"], "argument --target-rate: must be a positive number, got '0' (see --help)"),
+    (["--train-noise", "nan"], "argument --train-noise: must be a number of 0 or more, got 'nan' (see --help)"),
     (["--calibration-epochs", "-1"], "argument --calibration-epochs: must be 0 or a positive integer, got '-1' (see --help)"),
     (["--last-k", "0"], "argument --last-k: must be a positive integer, got '0' (see --help)"),
     (["--record-digits", "x"], "argument --record-digits: must be a positive integer, got 'x' (see --help)"),

@@ -39,6 +39,7 @@ def test_defaults_are_the_main_job():
     ("digits", {"nengo": 0}, "Config.digits must be BACKEND=N pairs separated by commas, N "
                              "a positive integer, got {'nengo': 0}"),
     ("retrain", "yes", "Config.retrain must be True or False, got 'yes'"),
+    ("train_noise", -0.5, "Config.train_noise must be a number of 0 or more, got -0.5"),
 ])
 def test_bad_value_is_refused_where_it_is_set(setting, value, message):
     with pytest.raises(nv.ConfigError) as e:

@@ -1,5 +1,6 @@
 import pytest
 
+import nengo_vision as nv
 from nengo_vision.errors import ModelError
 from nengo_vision.models import get_model, model_names
 from nengo_vision.neurons import LIFActivation
@@ -62,3 +63,11 @@ def test_zoo_models_fold_and_fit_one_chip(name, on_chip):
     assert not kinds & {tf.keras.layers.BatchNormalization, tf.keras.layers.AveragePooling2D}
     placement = check_placement(model)
     assert [n for n, chip in placement.on_chip.items() if chip] == on_chip
+
+
+def test_a_model_trains_with_its_own_current_noise_unless_the_run_sets_one():
+    vgg, scnn = get_model("vgg_mnist"), get_model("scnn_mnist")
+    assert nv.pipeline.activation(nv.Config(), vgg).noise == 1.5
+    assert nv.pipeline.activation(nv.Config(), scnn).noise == 0.0
+    assert nv.pipeline.activation(nv.Config(train_noise=0), vgg).noise == 0.0
+    assert nv.pipeline.activation(nv.Config(train_noise=0.5, neuron="loihi"), scnn).noise == 0.5

@@ -85,3 +85,30 @@ def test_scaled_neuron_keeps_its_threshold_and_fires_as_predicted():
     mid = (act.rates_hz(before) > 20) & (act.rates_hz(before) < 100)
     ratio = twice.rates_hz(after)[mid] / act.rates_hz(before)[mid]
     assert mid.sum() > 5 and np.all((ratio > 1.3) & (ratio <= 2.0))
+
+
+@pytest.mark.parametrize("cls", [LIFActivation, LoihiLIFActivation])
+def test_current_noise_is_added_in_training_only(cls):
+    act = cls(gain=10.0, noise=1.5)
+    inp = tf.keras.Input((2000,))
+    # identity weights: the current is 10 * (0.15 + 0.01) = 1.6 for every neuron
+    out = tf.keras.layers.Dense(2000, activation=act, kernel_initializer="identity",
+                                bias_initializer=tf.keras.initializers.Constant(0.01))(inp)
+    model = tf.keras.Model(inp, out)
+    x = np.full((1, 2000), 0.15, np.float32)
+    exact = cls(gain=10.0)(tf.constant(0.16)).numpy()
+    assert np.allclose(model.predict(x, verbose=0), exact)
+    assert np.allclose(model(x).numpy(), exact)
+    tf.random.set_seed(0)
+    noisy = model(x, training=True).numpy()[0]
+    # the current is 1.6 + N(0, 1.5): below threshold (silent) with probability
+    # P(z < -0.4) = 0.345, 2,000 neurons: 690 +- 21
+    assert 600 < np.sum(noisy == 0) < 780
+    assert np.std(noisy) > 0.5 * exact
+
+
+def test_current_noise_is_part_of_the_config_only_when_set():
+    assert "noise" not in LIFActivation().get_config()
+    assert LIFActivation(noise=0.5).get_config()["noise"] == 0.5
+    assert LoihiLIFActivation(**LIFActivation(noise=0.5).get_config()).noise == 0.5
+    assert LIFActivation(noise=0.5).scaled(2.0).noise == 0.5  # in threshold currents

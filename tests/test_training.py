@@ -50,6 +50,9 @@ def test_cache_key_changes_with_settings(tmp_path):
     assert base != cache_path(tmp_path, spec, act, 1, 100, 0, lr_decay=False, **d)
     assert base != cache_path(tmp_path, spec, act, 1, 100, 0, batch_size=32, **d)
     assert base != cache_path(tmp_path, spec, act, 1, 100, 0, data="1" * 64)
+    assert base != cache_path(tmp_path, spec, LIFActivation(noise=1.5), 1, 100, 0, **d)
+    # no noise is the key of a run from before the setting existed (caches stay valid)
+    assert base == cache_path(tmp_path, spec, LIFActivation(noise=0), 1, 100, 0, **d)
 
 
 def test_data_digest_sees_every_byte_and_the_shape(mnist):

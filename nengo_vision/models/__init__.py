@@ -32,6 +32,9 @@ class ModelSpec:
         What the weights start from when not from the builder alone, e.g.
         ``"sha256:<hex>"`` of a model file (see :mod:`.from_file`); part of the
         training cache key when set, so that a changed file is trained anew.
+    train_noise : float
+        The noise on neurons' input currents the model trains with unless the
+        run sets ``train_noise`` (see :class:`.LIFActivation`); 0 for none.
     """
 
     name: str
@@ -39,16 +42,17 @@ class ModelSpec:
     dataset: str
     description: str
     source: str = ""
+    train_noise: float = 0.0
 
 
 _REGISTRY = Registry(__name__, "model", ModelError, skip=("from_file",))
 
 
-def register_model(name, dataset, description):
+def register_model(name, dataset, description, train_noise=0.0):
     """Decorator that adds a model builder to the zoo under ``name``."""
 
     def decorator(build):
-        _REGISTRY.add(name, ModelSpec(name, build, dataset, description))
+        _REGISTRY.add(name, ModelSpec(name, build, dataset, description, train_noise=train_noise))
         return build
 
     return decorator
