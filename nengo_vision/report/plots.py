@@ -172,6 +172,40 @@ def trace_error(ax, result, measure="nrmse"):
         ax.legend(fontsize=8)
 
 
+# ------------------------------------------------------------------ event input
+
+
+def events_over_time(ax, events, bin_ms=5.0, saccades_us=None, title=None):
+    """Events per ``bin_ms`` of one recording, ON and OFF, with the saccades'
+    boundaries (dotted) when their times are given."""
+    t_ms = events["t"].astype(np.float64) / 1000
+    end = max(float(t_ms.max()) if len(t_ms) else 0.0,
+              float(np.max(saccades_us)) / 1000 if saccades_us is not None else 0.0)
+    edges = np.arange(0.0, end + bin_ms, bin_ms)
+    for p, name, c in ((1, "ON", "tab:red"), (0, "OFF", "tab:blue")):
+        counts, _ = np.histogram(t_ms[events["p"] == p], bins=edges)
+        ax.stairs(counts, edges, color=c, lw=1.3,
+                  label=f"{name} ({int(np.sum(events['p'] == p)):,})")
+    if saccades_us is not None:
+        for bound in np.unique(np.asarray(saccades_us)) / 1000:
+            ax.axvline(bound, color="k", lw=0.6, ls=":")
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel(f"events per {bin_ms:g} ms")
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"{len(events):,} events", fontsize=9)
+
+
+def event_frame(ax, frame, title=None):
+    """A frame of event counts ``(h, w, 2)`` (e.g. collapsed), ON minus OFF:
+    red where the scene brightened, blue where it darkened."""
+    diff = frame[..., 1] - frame[..., 0]
+    top = float(np.abs(diff).max()) or 1.0
+    image = ax.imshow(diff, cmap="bwr", vmin=-top, vmax=top)
+    ax.set_title(title or "ON − OFF", fontsize=9)
+    ax.axis("off")
+    return image
+
+
 # ---------------------------------------------------------------- several Axes
 
 

@@ -1,0 +1,197 @@
+"""Labelled event recordings, many at once: made from MNIST, or read from N-MNIST.
+
+An :class:`EventSet` keeps all recordings' events in one array with offsets
+(70,000 small arrays would cost more than their events), and turns them into
+what training and running need (:mod:`.frames`).
+
+- :func:`mnist_saccades`: events made from ``mnist.npz`` images
+  (:mod:`.saccades`), cached by the images' digest, the settings and the seed.
+- :func:`read_nmnist_folder`: a real N-MNIST (or N-Caltech101) folder,
+  ``DIR/Train/<class>/*.bin`` and ``DIR/Test/<class>/*.bin``.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_path
+from ..errors import DataError
+from . import frames
+from .events import EVENTS_DTYPE, read_nmnist
+from .saccades import SaccadeSettings, image_events
+
+#: folder names of the official N-MNIST layout
+NMNIST_SPLITS = {"train": "Train", "test": "Test"}
+#: bump when the way events are made changes, so that caches are made anew
+SACCADES_VERSION = 1
+
+
+@dataclass
+class EventSet:
+    """Recordings and their labels.
+
+    Attributes
+    ----------
+    events : ndarray
+        All recordings' events (:data:`~.events.EVENTS_DTYPE`), one after another.
+    offsets : ndarray
+        ``(n + 1,)``: recording ``i`` is ``events[offsets[i]:offsets[i + 1]]``.
+    labels : ndarray
+        ``(n,)`` int64 class of each recording.
+    shape : tuple
+        Sensor ``(height, width)``.
+    duration_us : float
+        Length of a recording (µs), for streaming them all for the same time.
+    saccades_us : ndarray or None
+        ``(3, 2)`` saccade start and end times, when known (made events).
+    """
+
+    events: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+    shape: tuple
+    duration_us: float
+    saccades_us: np.ndarray = None
+
+    @classmethod
+    def from_recordings(cls, recordings, labels, shape, duration_us=None, saccades_us=None):
+        """Join a list of event arrays."""
+        sizes = [len(r) for r in recordings]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        events = (np.concatenate(recordings) if recordings else np.zeros(0, EVENTS_DTYPE))
+        if duration_us is None:
+            duration_us = float(events["t"].max()) + 1 if len(events) else 0.0
+        return cls(events.astype(EVENTS_DTYPE), offsets, np.asarray(labels, np.int64),
+                   tuple(int(s) for s in shape), float(duration_us), saccades_us)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def recording(self, i):
+        """Events of recording ``i``."""
+        return self.events[self.offsets[i] : self.offsets[i + 1]]
+
+    def counts(self):
+        """Events per recording."""
+        return np.diff(self.offsets)
+
+    def collapsed(self, per_saccade=False):
+        """Every recording collapsed to a frame (seed 000's eq. 1): ``(n, h, w, 2)``,
+        or ``(n, 3, h, w, 2)`` one per saccade with ``per_saccade``."""
+        if per_saccade and self.saccades_us is None:
+            raise DataError("these recordings have no saccade times; collapse them whole")
+        bounds = self.saccades_us if per_saccade else None
+        return np.stack([frames.collapse(self.recording(i), self.shape, bounds)
+                         for i in range(len(self))])
+
+    def binned(self, bin_us=1000, n_bins=None, indices=None):
+        """Event counts per bin ``(n, n_bins, h, w, 2)`` (all recordings as long as
+        the longest, ``duration_us``, unless ``n_bins`` is given)."""
+        if n_bins is None:
+            n_bins = int(np.ceil(self.duration_us / bin_us))
+        indices = range(len(self)) if indices is None else indices
+        return np.stack([frames.time_bins(self.recording(i), self.shape, bin_us, n_bins)
+                         for i in indices])
+
+    def subset(self, indices):
+        """The recordings at ``indices``, in that order."""
+        return EventSet.from_recordings([self.recording(i) for i in indices],
+                                        self.labels[indices], self.shape,
+                                        self.duration_us, self.saccades_us)
+
+    # -- files
+
+    def save(self, path):
+        """Write to ``path`` (.npz), through a temporary file."""
+        with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+            np.savez(f, events=self.events, offsets=self.offsets, labels=self.labels,
+                     shape=np.array(self.shape), duration_us=self.duration_us,
+                     saccades_us=(np.zeros((0, 2)) if self.saccades_us is None
+                                  else self.saccades_us))
+
+    @classmethod
+    def load(cls, path):
+        """Read a file written by :meth:`save`."""
+        try:
+            with np.load(path) as f:
+                saccades = f["saccades_us"]
+                return cls(f["events"], f["offsets"], f["labels"], tuple(f["shape"]),
+                           float(f["duration_us"]), saccades if len(saccades) else None)
+        except (OSError, KeyError, ValueError) as e:
+            raise DataError(f"cannot read event set {path} ({e}); delete it to make it "
+                            f"anew") from None
+
+
+def make_saccades(images, labels, settings=SaccadeSettings(), seed=0, progress=None):
+    """Events of each image (values 0-1) moved in three saccades: an :class:`EventSet`.
+
+    ``progress`` wraps the loop over images (e.g. ``tqdm``) when given.
+    """
+    loop = range(len(images))
+    if progress is not None:
+        loop = progress(loop)
+    recordings = [image_events(images[i], settings, seed, i) for i in loop]
+    return EventSet.from_recordings(recordings, labels, (settings.sensor,) * 2,
+                                    settings.duration_us, settings.saccade_bounds_us())
+
+
+def saccades_cache_path(images, labels, cache_dir, settings=SaccadeSettings(), seed=0):
+    """Where :func:`mnist_saccades` keeps these images' events: named after the
+    images' and labels' digest, the settings and the seed."""
+    from ..training import data_digest
+
+    key = dict(data=data_digest(images, labels), settings=settings.key(), seed=seed,
+               version=SACCADES_VERSION)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(cache_dir) / f"mnist-saccades-n{len(images)}-s{seed}-{digest}.npz"
+
+
+def mnist_saccades(images, labels, cache_dir, settings=SaccadeSettings(), seed=0,
+                   progress=None):
+    """:func:`make_saccades`, cached in ``cache_dir`` (:func:`saccades_cache_path`)."""
+    path = saccades_cache_path(images, labels, cache_dir, settings, seed)
+    if path.exists():
+        return EventSet.load(path)
+    events = make_saccades(images, labels, settings, seed, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    events.save(path)
+    return events
+
+
+def read_nmnist_folder(data_dir, split, progress=None):
+    """The recordings of one split of an N-MNIST-layout folder.
+
+    ``data_dir/Train/<class>/*.bin`` (or ``Test``), the class folders named by
+    their label (``0`` ... ``9``). The sensor size is what the events reach
+    (34×34 for N-MNIST).
+
+    Raises
+    ------
+    DataError
+        Saying which folder or file is missing or bad.
+    """
+    root = Path(data_dir)
+    folder = root / NMNIST_SPLITS[split]
+    if not folder.is_dir():
+        raise DataError(
+            f"{folder} is not a folder; give --data-dir the N-MNIST folder that holds "
+            f"Train/ and Test/, each with one folder of .bin files per class (0-9)"
+        )
+    classes = sorted((d for d in folder.iterdir() if d.is_dir()), key=lambda d: d.name)
+    bad = [d.name for d in classes if not d.name.isdigit()]
+    if not classes or bad:
+        raise DataError(
+            f"{folder} must hold one folder per class named by its label (0, 1, ...); "
+            f"found {', '.join(bad) if bad else 'none'}"
+        )
+    files = [(f, int(d.name)) for d in classes for f in sorted(d.glob("*.bin"))]
+    if not files:
+        raise DataError(f"no .bin files in the class folders of {folder}")
+    loop = files if progress is None else progress(files)
+    recordings = [read_nmnist(f) for f, _ in loop]
+    h = max((int(r["y"].max()) + 1 for r in recordings if len(r)), default=1)
+    w = max((int(r["x"].max()) + 1 for r in recordings if len(r)), default=1)
+    return EventSet.from_recordings(recordings, [label for _, label in files], (h, w))

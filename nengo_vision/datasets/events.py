@@ -1,0 +1,139 @@
+"""Event-camera recordings: the formats users hold, read into one event array.
+
+Every reader returns events in nengo-loihi's layout
+(``nengo_loihi.dvs.DVSEvents.events_dtype``: fields ``y``, ``x``, ``p`` (0 off,
+1 on), ``v`` (0 for camera events) and ``t`` in microseconds), sorted by time,
+so that events from any source go the same way to frames or to the chip.
+
+- N-MNIST / N-Caltech101 binary (Orchard et al. 2015, the format of
+  ``shared/seeds/001_0d942fc7a622cf7f.txt``'s data): 5 bytes per event, byte 0
+  the x address, byte 1 the y address, then a big-endian 24-bit word whose bit
+  23 is the polarity and bits 22-0 the timestamp in µs. :func:`read_nmnist`,
+  :func:`write_nmnist`.
+- AEDAT 2.0 and nengo-loihi's ``.events``: read by nengo-loihi's own reader
+  (``nengo_loihi.dvs.DVSEvents``), wrapped by :func:`read_dvs_file` so that a
+  bad file gives one line rather than its assertion.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_path
+from ..errors import DataError
+
+#: nengo-loihi's event layout (``DVSEvents.events_dtype``), written out here so
+#: that importing this module does not import nengo-loihi (and through it
+#: TensorFlow); a test checks the two are equal
+EVENTS_DTYPE = np.dtype([("y", "u2"), ("x", "u2"), ("p", "u1"), ("v", "u1"), ("t", "u4")])
+#: bytes per event in the N-MNIST binary format
+NMNIST_EVENT_BYTES = 5
+#: the largest timestamp the format's 23 bits hold (8.4 s)
+NMNIST_MAX_T = (1 << 23) - 1
+#: file suffixes nengo-loihi's reader takes, and the format name it wants
+DVS_FORMATS = {".aedat": "aedat", ".events": "events"}
+
+
+def empty_events(n=0):
+    """``n`` zeroed events in :data:`EVENTS_DTYPE`."""
+    return np.zeros(n, dtype=EVENTS_DTYPE)
+
+
+def read_nmnist(path):
+    """Events of one N-MNIST or N-Caltech101 ``.bin`` file, sorted by time.
+
+    Raises
+    ------
+    DataError
+        If the file is missing or its length is not a whole number of events.
+    """
+    path = Path(path)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise DataError(f"cannot read event file {path}: {e.strerror or e}") from None
+    if raw.size % NMNIST_EVENT_BYTES:
+        raise DataError(
+            f"{path} has {raw.size} bytes, not a whole number of {NMNIST_EVENT_BYTES}-byte "
+            f"N-MNIST events: give an N-MNIST or N-Caltech101 .bin file (AEDAT 2.0 "
+            f"files end in .aedat)"
+        )
+    raw = raw.reshape(-1, NMNIST_EVENT_BYTES)
+    word = (raw[:, 2].astype(np.uint32) << 16) | (raw[:, 3].astype(np.uint32) << 8) | raw[:, 4]
+    events = empty_events(len(raw))
+    events["x"] = raw[:, 0]
+    events["y"] = raw[:, 1]
+    events["p"] = word >> 23
+    events["t"] = word & NMNIST_MAX_T
+    # recordings are in time order already; a stable sort keeps a file that is
+    # not in the order the camera made its events
+    return events[np.argsort(events["t"], kind="stable")]
+
+
+def write_nmnist(path, events):
+    """Write ``events`` (:data:`EVENTS_DTYPE`) as an N-MNIST ``.bin`` file.
+
+    Written to a temporary file first, then renamed, so that a failed write
+    leaves nothing behind. Raises ValueError for events the format cannot hold
+    (addresses over 255, timestamps over 2**23 - 1 µs, polarity not 0 or 1).
+    """
+    events = np.asarray(events)
+    for field, top in (("x", 255), ("y", 255), ("p", 1), ("t", NMNIST_MAX_T)):
+        if len(events) and events[field].max() > top:
+            raise ValueError(
+                f"an event's {field} is {events[field].max()}; the N-MNIST format holds "
+                f"0 to {top}"
+            )
+    word = (events["p"].astype(np.uint32) << 23) | events["t"].astype(np.uint32)
+    raw = np.empty((len(events), NMNIST_EVENT_BYTES), dtype=np.uint8)
+    raw[:, 0] = events["x"]
+    raw[:, 1] = events["y"]
+    raw[:, 2] = word >> 16
+    raw[:, 3] = (word >> 8) & 0xFF
+    raw[:, 4] = word & 0xFF
+    with atomic_path(Path(path)) as tmp:
+        raw.tofile(tmp)
+
+
+def read_dvs_file(path):
+    """Events of an AEDAT 2.0 (``.aedat``) or nengo-loihi ``.events`` file.
+
+    Read by nengo-loihi's ``DVSEvents``; times are as stored (AEDAT: relative to
+    the first event, which is what that reader does for AEDAT).
+
+    Raises
+    ------
+    DataError
+        For a missing file, another suffix, or a file the reader rejects.
+    """
+    path = Path(path)
+    fmt = DVS_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"{path}: unknown event file type {path.suffix or '(no suffix)'!r}; give an "
+            f"AEDAT 2.0 (.aedat), nengo-loihi (.events) or N-MNIST (.bin) file"
+        )
+    if not path.is_file():
+        raise DataError(f"event file {path} does not exist")
+    from .._quiet import import_nengo_dl
+
+    import_nengo_dl()  # nengo_loihi imports nengo-dl; quietly first
+    from nengo_loihi.dvs import DVSEvents
+
+    try:
+        events = DVSEvents.from_file(str(path), file_fmt=fmt).events
+    except (AssertionError, ValueError, IndexError) as e:
+        detail = str(e).strip() or type(e).__name__
+        raise DataError(
+            f"{path} is not a readable {fmt} file ({detail}); AEDAT files must be "
+            f"version 2.0 with a '#!AER-DAT2.0' header"
+        ) from None
+    return np.asarray(events, dtype=EVENTS_DTYPE)
+
+
+def read_events(path):
+    """Events of any supported file, chosen by its suffix (``.bin``, ``.aedat``,
+    ``.events``)."""
+    if Path(path).suffix.lower() == ".bin":
+        return read_nmnist(path)
+    return read_dvs_file(path)
