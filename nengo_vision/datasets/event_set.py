@@ -64,7 +64,7 @@ class EventSet:
         events = (np.concatenate(recordings) if recordings else np.zeros(0, EVENTS_DTYPE))
         if duration_us is None:
             duration_us = float(events["t"].max()) + 1 if len(events) else 0.0
-        return cls(events.astype(EVENTS_DTYPE), offsets, np.asarray(labels, np.int64),
+        return cls(events.astype(EVENTS_DTYPE, copy=False), offsets, np.asarray(labels, np.int64),
                    tuple(int(s) for s in shape), float(duration_us), saccades_us)
 
     def __len__(self):
