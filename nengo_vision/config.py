@@ -371,9 +371,10 @@ class Config:
     train_noise = Setting(
         None, optional(non_negative_float),
         "train with Gaussian noise of standard deviation SIGMA (in threshold "
-        "currents) added to every neuron's input current, so that the network "
-        "keeps margins that spikes' fluctuating currents respect; 0 for none "
-        "(default: the model's own, 1.5 for vgg_mnist, else 0)", metavar="SIGMA",
+        "currents) added to every neuron's input current in training passes (never "
+        "when running), so that the network keeps margins that spikes' fluctuating "
+        "currents respect; 0 for none (default: the model's own, 1.5 for vgg_mnist, "
+        "else 0)", metavar="SIGMA",
         show_default=False,
     )
     # -- the neuron and its operating range

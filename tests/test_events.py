@@ -54,6 +54,10 @@ def test_events_the_format_cannot_hold_are_not_written(tmp_path):
     events["t"] = 1 << 23
     with pytest.raises(ValueError, match=r"an event's t is 8388608; the N-MNIST format holds 0 to 8388607"):
         write_nmnist(tmp_path / "x.bin", events)
+    signed = np.zeros(1, [("x", "i4"), ("y", "i4"), ("p", "i4"), ("t", "i4")])
+    signed["x"] = -1
+    with pytest.raises(ValueError, match=r"an event's x is -1; the N-MNIST format holds 0 to 255"):
+        write_nmnist(tmp_path / "x.bin", signed)
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
@@ -100,6 +104,17 @@ def test_bad_event_files_are_refused_in_one_line(tmp_path):
         f"{tmp_path / 'rec.aedat'} is not a readable aedat file (Only AEDat format "
         f"version 2.0 is currently supported); AEDAT files must be version 2.0 with a "
         f"'#!AER-DAT2.0' header")
+    # a header line without its end (nengo-loihi's reader would loop for ever)
+    (tmp_path / "cut.aedat").write_bytes(b"#!AER-DAT2.0")
+    with pytest.raises(DataError) as e:
+        read_events(tmp_path / "cut.aedat")
+    assert str(e.value) == (
+        f"{tmp_path / 'cut.aedat'} ends inside its header (a '#' line without an end); "
+        f"give a whole AEDAT 2.0 file")
+    (tmp_path / "rec.events").write_bytes(bytes(12))
+    with pytest.raises(DataError, match=r"is not a readable events file \(AssertionError\); "
+                                        r"nengo-loihi .events files are 8 bytes per event"):
+        read_events(tmp_path / "rec.events")
     with pytest.raises(DataError) as e:
         read_events(tmp_path / "rec.csv")
     assert str(e.value) == (
@@ -165,12 +180,34 @@ def test_events_follow_the_log_intensity_and_the_refractory_period(test_digits):
         t = np.sort(e["t"][(e["y"] == y) & (e["x"] == x)].astype(np.int64))
         assert np.diff(t).min() >= settings.refractory_us - 1  # µs rounding
     assert len(image_events(np.zeros((28, 28)))) == 0  # nothing moves, nothing fires
+    with pytest.raises(ValueError, match="image values must be from 0 to 1"):
+        image_events(image * 255)
 
+
+def test_a_change_left_over_from_the_refractory_period_fires_as_soon_as_it_ends():
+    from nengo_vision.datasets.saccades import _dvs
+
+    # one white pixel that jumps one pixel right in the first 1 ms step, then stays:
+    # the pixel it lands on rises by log(1.1 / 0.1) = 2.4, 11 thresholds of 0.2,
+    # more than fit in one step with a 0.5 ms refractory period
+    image = np.zeros((3, 3))
+    image[1, 1] = 1.0
+    path = np.array([[0.0, 0.0]] + [[0.0, 1.0]] * 10)
+    thr = np.full((3, 3), 0.2)
+    buf = np.empty((100, 4))
+    n = _dvs(image, 0, path, 1000.0, thr, thr, 500.0, 0.1, buf)
+    landed = buf[:n][(buf[:n, 0] == 1) & (buf[:n, 1] == 2)]
+    assert len(landed) == 11 and np.all(landed[:, 2] == 1)
+    # then every 0.5 ms, as soon as the pixel may fire again
+    assert np.allclose(np.diff(landed[:, 3]), 500.0)
 
 def test_made_events_repeat_with_the_seed_and_do_not_depend_on_the_others(digits):
     images, events = digits
     again = image_events(images[7], seed=3, index=7)
     assert again.tobytes() == events.recording(7).tobytes()
+    # a slice made on its own, given its places in the data set
+    part = make_saccades(images[5:8], events.labels[5:8], seed=3, indices=[5, 6, 7])
+    assert part.events.tobytes() == events.subset([5, 6, 7]).events.tobytes()
     other = image_events(images[7], seed=4, index=7)
     assert other.tobytes() != again.tobytes()
     assert abs(len(other) - len(again)) < 0.2 * len(again)  # the same digit, other pixels
@@ -184,18 +221,25 @@ def test_the_path_is_three_saccades_along_a_triangle():
     assert np.abs(path).max() <= s.amplitude <= (s.sensor - 28) / 2
 
 
-def test_made_events_are_cached_by_images_settings_and_seed(test_digits, tmp_path):
+def test_made_events_are_cached_by_images_settings_and_seed(test_digits, tmp_path,
+                                                            monkeypatch):
+    from nengo_vision.datasets import event_set
+
     images, labels = test_digits[0][:3], test_digits[1][:3]
     first = mnist_saccades(images, labels, tmp_path, seed=1)
     files = list(tmp_path.glob("*.npz"))
     assert len(files) == 1
+    made = event_set.make_saccades
+    monkeypatch.setattr(event_set, "make_saccades", None)  # a second making would fail
     again = mnist_saccades(images, labels, tmp_path, seed=1)
+    monkeypatch.setattr(event_set, "make_saccades", made)
     assert again.events.tobytes() == first.events.tobytes()
     assert np.array_equal(again.labels, labels) and again.shape == (34, 34)
     assert np.array_equal(again.saccades_us, SaccadeSettings().saccade_bounds_us())
     mnist_saccades(images, labels, tmp_path, seed=2)
     mnist_saccades(images, labels, tmp_path, settings=SaccadeSettings(threshold=0.3), seed=1)
-    assert len(list(tmp_path.glob("*.npz"))) == 3
+    mnist_saccades(images, labels, tmp_path, seed=1, indices=[5, 6, 7])
+    assert len(list(tmp_path.glob("*.npz"))) == 4
 
 
 # ------------------------------------------------------------------- frames
@@ -257,8 +301,11 @@ def test_an_nmnist_folder_reads_with_its_labels(tmp_path, digits):
     assert list(test.labels) == [events.labels[i] for i in order]
     for j, i in enumerate(order):
         assert test.recording(j).tobytes() == events.recording(i).tobytes()
-    assert test.shape[0] <= 34 and test.shape[1] <= 34
+    assert test.shape == (34, 34) == read_nmnist_folder(tmp_path, "train").shape
     assert len(read_nmnist_folder(tmp_path, "train")) == 3
+    with pytest.raises(DataError, match=r"has events up to x=\d+, y=\d+, outside the 20x20 "
+                                        r"sensor given; pass the recordings' sensor shape"):
+        read_nmnist_folder(tmp_path, "test", shape=(20, 20))
 
 
 def test_a_folder_not_in_nmnist_layout_is_refused_in_one_line(tmp_path):
@@ -281,6 +328,10 @@ def test_an_event_set_saves_and_loads(tmp_path, digits):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="cannot read event set .*delete it to make it anew"):
         EventSet.load(tmp_path / "bad.npz")
+    whole = (tmp_path / "set.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(whole[: len(whole) // 2])  # a write cut short
+    with pytest.raises(DataError, match="cannot read event set .*delete it to make it anew"):
+        EventSet.load(tmp_path / "cut.npz")
 
 
 def test_event_plots_draw_on_the_given_axes(digits):

@@ -65,7 +65,10 @@ class Dataset:
         raise NotImplementedError
 
 
-_REGISTRY = Registry(__name__, "data set", ConfigError)
+# the event modules define no data set (and saccades imports numba): not
+# imported when the registry looks for data sets
+_REGISTRY = Registry(__name__, "data set", ConfigError,
+                     skip=("events", "event_set", "frames", "saccades"))
 
 
 def register_dataset(cls):

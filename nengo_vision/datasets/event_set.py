@@ -12,6 +12,7 @@ what training and running need (:mod:`.frames`).
 
 import hashlib
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,10 @@ from .saccades import SaccadeSettings, image_events
 #: folder names of the official N-MNIST layout
 NMNIST_SPLITS = {"train": "Train", "test": "Test"}
 #: bump when the way events are made changes, so that caches are made anew
-SACCADES_VERSION = 1
+#: (2: a crossing left over from a refractory period is timed at the step's start)
+SACCADES_VERSION = 2
+#: N-MNIST's sensor (N-Caltech101's ATIS recordings reach 240x180: pass their shape)
+NMNIST_SHAPE = (34, 34)
 
 
 @dataclass
@@ -120,53 +124,64 @@ class EventSet:
                 saccades = f["saccades_us"]
                 return cls(f["events"], f["offsets"], f["labels"], tuple(f["shape"]),
                            float(f["duration_us"]), saccades if len(saccades) else None)
-        except (OSError, KeyError, ValueError) as e:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise DataError(f"cannot read event set {path} ({e}); delete it to make it "
                             f"anew") from None
 
 
-def make_saccades(images, labels, settings=SaccadeSettings(), seed=0, progress=None):
+def make_saccades(images, labels, settings=SaccadeSettings(), seed=0, progress=None,
+                  indices=None):
     """Events of each image (values 0-1) moved in three saccades: an :class:`EventSet`.
 
+    ``indices`` are the images' places in their data set (default 0, 1, ...):
+    each image's pixel thresholds come from ``(seed, index)``, so a digit has
+    the same events whether it is made alone, in a slice or with all the others.
     ``progress`` wraps the loop over images (e.g. ``tqdm``) when given.
     """
+    indices = np.arange(len(images)) if indices is None else np.asarray(indices)
+    if len(indices) != len(images):
+        raise ValueError(f"{len(indices)} indices for {len(images)} images")
     loop = range(len(images))
     if progress is not None:
         loop = progress(loop)
-    recordings = [image_events(images[i], settings, seed, i) for i in loop]
+    recordings = [image_events(images[i], settings, seed, int(indices[i])) for i in loop]
     return EventSet.from_recordings(recordings, labels, (settings.sensor,) * 2,
                                     settings.duration_us, settings.saccade_bounds_us())
 
 
-def saccades_cache_path(images, labels, cache_dir, settings=SaccadeSettings(), seed=0):
+def saccades_cache_path(images, labels, cache_dir, settings=SaccadeSettings(), seed=0,
+                        indices=None):
     """Where :func:`mnist_saccades` keeps these images' events: named after the
-    images' and labels' digest, the settings and the seed."""
+    images' and labels' digest, their indices, the settings and the seed."""
     from ..training import data_digest
 
     key = dict(data=data_digest(images, labels), settings=settings.key(), seed=seed,
                version=SACCADES_VERSION)
+    if indices is not None:
+        key["indices"] = hashlib.sha256(np.asarray(indices, np.int64).tobytes()).hexdigest()
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return Path(cache_dir) / f"mnist-saccades-n{len(images)}-s{seed}-{digest}.npz"
 
 
 def mnist_saccades(images, labels, cache_dir, settings=SaccadeSettings(), seed=0,
-                   progress=None):
+                   progress=None, indices=None):
     """:func:`make_saccades`, cached in ``cache_dir`` (:func:`saccades_cache_path`)."""
-    path = saccades_cache_path(images, labels, cache_dir, settings, seed)
+    path = saccades_cache_path(images, labels, cache_dir, settings, seed, indices)
     if path.exists():
         return EventSet.load(path)
-    events = make_saccades(images, labels, settings, seed, progress)
+    events = make_saccades(images, labels, settings, seed, progress, indices)
     path.parent.mkdir(parents=True, exist_ok=True)
     events.save(path)
     return events
 
 
-def read_nmnist_folder(data_dir, split, progress=None):
+def read_nmnist_folder(data_dir, split, progress=None, shape=NMNIST_SHAPE):
     """The recordings of one split of an N-MNIST-layout folder.
 
     ``data_dir/Train/<class>/*.bin`` (or ``Test``), the class folders named by
-    their label (``0`` ... ``9``). The sensor size is what the events reach
-    (34×34 for N-MNIST).
+    their label (``0`` ... ``9``). ``shape`` is the sensor's ``(height,
+    width)``, the same for both splits (N-MNIST: 34×34; N-Caltech101: give
+    its own); an event outside it is an error.
 
     Raises
     ------
@@ -192,6 +207,11 @@ def read_nmnist_folder(data_dir, split, progress=None):
         raise DataError(f"no .bin files in the class folders of {folder}")
     loop = files if progress is None else progress(files)
     recordings = [read_nmnist(f) for f, _ in loop]
-    h = max((int(r["y"].max()) + 1 for r in recordings if len(r)), default=1)
-    w = max((int(r["x"].max()) + 1 for r in recordings if len(r)), default=1)
+    h, w = shape
+    for (f, _), r in zip(files, recordings):
+        if len(r) and (r["y"].max() >= h or r["x"].max() >= w):
+            raise DataError(
+                f"{f} has events up to x={r['x'].max()}, y={r['y'].max()}, outside the "
+                f"{w}x{h} sensor given; pass the recordings' sensor shape (height, width)"
+            )
     return EventSet.from_recordings(recordings, [label for _, label in files], (h, w))

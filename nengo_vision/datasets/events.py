@@ -79,11 +79,11 @@ def write_nmnist(path, events):
     """
     events = np.asarray(events)
     for field, top in (("x", 255), ("y", 255), ("p", 1), ("t", NMNIST_MAX_T)):
-        if len(events) and events[field].max() > top:
-            raise ValueError(
-                f"an event's {field} is {events[field].max()}; the N-MNIST format holds "
-                f"0 to {top}"
-            )
+        for bad in (events[field].max(), events[field].min()) if len(events) else ():
+            if not 0 <= bad <= top:
+                raise ValueError(
+                    f"an event's {field} is {bad}; the N-MNIST format holds 0 to {top}"
+                )
     word = (events["p"].astype(np.uint32) << 23) | events["t"].astype(np.uint32)
     raw = np.empty((len(events), NMNIST_EVENT_BYTES), dtype=np.uint8)
     raw[:, 0] = events["x"]
@@ -114,21 +114,47 @@ def read_dvs_file(path):
             f"AEDAT 2.0 (.aedat), nengo-loihi (.events) or N-MNIST (.bin) file"
         )
     if not path.is_file():
-        raise DataError(f"event file {path} does not exist")
+        raise DataError(f"event file {path} does not exist or is not a file")
+    if fmt == "aedat":
+        _check_aedat_header(path)
     from .._quiet import import_nengo_dl
 
     import_nengo_dl()  # nengo_loihi imports nengo-dl; quietly first
     from nengo_loihi.dvs import DVSEvents
 
+    advice = {
+        "aedat": "AEDAT files must be version 2.0 with a '#!AER-DAT2.0' header",
+        "events": "nengo-loihi .events files are 8 bytes per event",
+    }[fmt]
     try:
         events = DVSEvents.from_file(str(path), file_fmt=fmt).events
+    except OSError as e:
+        raise DataError(f"cannot read event file {path}: {e.strerror or e}") from None
     except (AssertionError, ValueError, IndexError) as e:
         detail = str(e).strip() or type(e).__name__
-        raise DataError(
-            f"{path} is not a readable {fmt} file ({detail}); AEDAT files must be "
-            f"version 2.0 with a '#!AER-DAT2.0' header"
-        ) from None
+        raise DataError(f"{path} is not a readable {fmt} file ({detail}); {advice}") from None
     return np.asarray(events, dtype=EVENTS_DTYPE)
+
+
+def _check_aedat_header(path):
+    """DataError unless the file starts with whole ``#`` header lines, the first
+    ``#!AER-DAT2.0``: nengo-loihi's reader loops for ever on a header line that
+    does not end."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError as e:
+        raise DataError(f"cannot read event file {path}: {e.strerror or e}") from None
+    if not head.startswith(b"#!AER-DAT"):
+        raise DataError(f"{path} has no AEDAT header; AEDAT files must be version 2.0 "
+                        f"with a '#!AER-DAT2.0' header")
+    at = 0
+    while at < len(head) and head[at : at + 1] == b"#":
+        end = head.find(b"\n", at)
+        if end < 0:
+            raise DataError(f"{path} ends inside its header (a '#' line without an end); "
+                            f"give a whole AEDAT 2.0 file")
+        at = end + 1
 
 
 def read_events(path):

@@ -1,13 +1,15 @@
 """Events to arrays a network takes: collapsed frames, time bins, a step stream.
 
-- :func:`collapse`: ``shared/seeds/000_2a628d5ad411b42d.txt``'s eq. 1, the
-  number of events at each pixel, divided by the largest count of the pattern,
-  for each polarity (and for each saccade when their times are given) — a
-  still image of what moved, for training a CNN.
+- :func:`collapse`: after ``shared/seeds/000_2a628d5ad411b42d.txt``'s eq. 1,
+  the number of events at each pixel divided by the pattern's largest count —
+  a still image of what moved, for training a CNN. The paper collapses ON
+  events only; here each polarity (and each saccade, when their times are
+  given) is a channel normalised by its own largest count.
 - :func:`time_bins`: event counts in consecutive bins of ``bin_us``; with 1 ms
-  bins this is ``shared/seeds/001_0d942fc7a622cf7f.txt``'s eq. 3 (the step of an
-  event is ``floor(t / 1000)``), the input a spiking network is run with one
-  step at a time.
+  bins an event's step is ``floor(t / 1000)``, the quantisation of
+  ``shared/seeds/001_0d942fc7a622cf7f.txt``'s eq. 3 (which then sums the
+  polarities as ±1; here they stay two channels), the input a spiking network
+  is run with one step at a time.
 
 Arrays are channels-last, ``(..., height, width, 2)``, OFF events in channel 0
 and ON in channel 1 (the polarity bit of the recording).
@@ -75,5 +77,5 @@ def time_bins(events, shape, bin_us=1000, n_bins=None, t0=0):
     t = events["t"].astype(np.int64) - int(t0)
     bins = np.floor_divide(t, int(bin_us)).astype(np.intp)
     if n_bins is None:
-        n_bins = int(bins.max()) + 1 if len(bins) else 0
+        n_bins = max(int(bins.max()) + 1, 0) if len(bins) else 0
     return _counts(events, shape, bins, n_bins)

@@ -17,7 +17,8 @@ What makes it a sensor and not a frame difference:
 - every crossing is an event, timed within the simulation step by linear
   interpolation (µs timestamps), so a fast edge gives several events;
 - thresholds differ from pixel to pixel (mismatch, standard deviation
-  ``threshold_spread``), drawn from the seed;
+  ``threshold_spread``), drawn from the seed for each recording (a real
+  sensor's mismatch is one fixed pattern; drawing it anew varies the data);
 - a refractory period after each event, during which a pixel is silent; the
   change it misses is reported after it (the reference level is not moved).
 
@@ -45,8 +46,8 @@ class SaccadeSettings:
         Duration of each of the three saccades.
     amplitude : float
         Size of the triangle the image moves along, in pixels: its vertices are
-        ``amplitude`` from the centre (the digit stays inside the sensor when
-        ``(sensor - 28) / 2 >= amplitude``).
+        at most ``amplitude`` from the centre along each axis (the digit stays
+        inside the sensor when ``(sensor - 28) / 2 >= amplitude``).
     threshold : float
         Mean contrast threshold (change of log intensity per event).
     threshold_spread : float
@@ -153,7 +154,7 @@ def _dvs(image, pad, path, step_us, thr_on, thr_off, refractory_us, eps, buf):
                     # when the level crossed the target, between the last step's
                     # level and this one's (at the step's start if it crossed
                     # earlier, while the pixel was refractory)
-                    frac = 1.0
+                    frac = 0.0  # level unchanged: it crossed in an earlier step
                     if level != start:
                         frac = min(max((target - start) / (level - start), 0.0), 1.0)
                     t = t0 + frac * step_us
@@ -190,8 +191,15 @@ def image_events(image, settings=SaccadeSettings(), seed=0, index=0):
     ndarray of :data:`~.events.EVENTS_DTYPE`, times in µs from the first
     saccade's start.
     """
-    image = np.asarray(image, dtype=np.float64).reshape(np.shape(image)[:2])
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
     size = settings.sensor
+    if image.ndim != 2 or image.shape[0] != image.shape[1] or image.shape[0] > size:
+        raise ValueError(f"image of shape {image.shape}: give a square (h, w) or (h, w, 1) "
+                         f"image no larger than the {size}x{size} sensor")
+    if not (np.all(np.isfinite(image)) and image.min() >= 0 and image.max() <= 1):
+        raise ValueError("image values must be from 0 to 1 (divide 8-bit pixels by 255)")
     pad = (size - image.shape[0]) // 2
     rng = np.random.default_rng([seed, index])
     spread = (size, size)
@@ -209,5 +217,7 @@ def image_events(image, settings=SaccadeSettings(), seed=0, index=0):
     buf = buf[:n]
     events = np.zeros(n, dtype=EVENTS_DTYPE)
     events["y"], events["x"], events["p"] = buf[:, 0], buf[:, 1], buf[:, 2]
-    events["t"] = np.round(buf[:, 3])
+    # the last step's crossings can round to the recording's end: keep every
+    # event inside [0, duration), where frames and saccade windows look
+    events["t"] = np.minimum(np.round(buf[:, 3]), settings.duration_us - 1)
     return events[np.argsort(events["t"], kind="stable")]
