@@ -67,7 +67,7 @@ def measure(args):
     placement = emulator.placement
     results = dict(
         model=args.model, epochs=config.epochs, seed=config.seed, n_steps=config.n_steps,
-        train_noise=nv.pipeline.activation(config, nv.pipeline.model_spec(config, data)).noise,
+        train_noise=result.neuron.get("noise", 0.0),
         parameters=int(model.count_params()),
         training=dict(cached=training["cached"], seconds=training["seconds"]),
         backends=parts,

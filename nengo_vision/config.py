@@ -74,24 +74,24 @@ seed_number = whole_number(0, 2**32 - 1, "an integer from 0 to 4294967295")
 shift_pixels = whole_number(0, MAX_AUGMENT, f"a whole number of pixels from 0 to {MAX_AUGMENT}")
 
 
-def positive_float(value):
-    try:
-        number = float(value) if not isinstance(value, bool) else 0.0
-    except (TypeError, ValueError):
-        number = 0.0
-    if not (number > 0 and math.isfinite(number)):
-        raise ValueError(f"must be a positive number, got {value!r}")
-    return number
+def finite_number(low, inclusive, what):
+    """A check: a finite number above ``low`` (or equal to it, if ``inclusive``)."""
+
+    def check(value):
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        above = number >= low if inclusive else number > low
+        if not (above and math.isfinite(number)):
+            raise ValueError(f"must be {what}, got {value!r}")
+        return number
+
+    return check
 
 
-def non_negative_float(value):
-    try:
-        number = float(value) if not isinstance(value, bool) else -1.0
-    except (TypeError, ValueError):
-        number = -1.0
-    if not (number >= 0 and math.isfinite(number)):
-        raise ValueError(f"must be a number of 0 or more, got {value!r}")
-    return number
+positive_float = finite_number(0, False, "a positive number")
+non_negative_float = finite_number(0, True, "a number of 0 or more")
 
 
 def time_constant(value):

@@ -202,9 +202,9 @@ def image_events(image, settings=SaccadeSettings(), seed=0, index=0):
         raise ValueError("image values must be from 0 to 1 (divide 8-bit pixels by 255)")
     pad = (size - image.shape[0]) // 2
     rng = np.random.default_rng([seed, index])
-    spread = (size, size)
-    thr_on = np.maximum(rng.normal(settings.threshold, settings.threshold_spread, spread), 0.01)
-    thr_off = np.maximum(rng.normal(settings.threshold, settings.threshold_spread, spread), 0.01)
+    pixels = (size, size)
+    thr_on = np.maximum(rng.normal(settings.threshold, settings.threshold_spread, pixels), 0.01)
+    thr_off = np.maximum(rng.normal(settings.threshold, settings.threshold_spread, pixels), 0.01)
     path = triangle_path(settings)
     cap = 4096
     while True:

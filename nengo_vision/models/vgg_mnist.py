@@ -13,12 +13,12 @@ of them in every core, more than a Loihi core's 4,096 input axons.
 
 Batch normalisation makes this network's input currents differences of large
 drives that cancel (the summed magnitude of each current's parts is 4 to 6 times
-the spread of the currents, against 1.4 to 2.3 in ``wscnn_mnist``), so the
-fluctuations of spiking input swamp what the rates encode: trained on exact
-rates it is 99 % as an ANN and at chance as spikes. It therefore trains with
-noise on its neurons' input currents (``train_noise`` 1.5 threshold currents;
-see :class:`~nengo_vision.neurons.LIFActivation`), and its spikes need more
-time to settle through five layers than the default 30 steps (measured on 300
+the spread of the currents, against 1.4 to 2.3 in ``wscnn_mnist``, on 200 test
+digits), so the fluctuations of spiking input swamp what the rates encode:
+trained on exact rates it is 99 % as an ANN and at chance as spikes. It
+therefore trains with noise on its neurons' input currents (``train_noise`` 1.5
+threshold currents; see :class:`~nengo_vision.neurons.LIFActivation`), and its
+spikes need more time to settle through five layers than the default 30 steps (measured on 300
 digits after 2 epochs: 61 % at 30 steps, 98 % at 60, 99 % at 100; without
 the noise 15 % and 64 %).
 
