@@ -174,6 +174,16 @@ def dataset_name(value):
     return value
 
 
+def encoding_name(value):
+    """The name of a spike encoding (:mod:`.encodings`)."""
+    from .encodings import encoding_names
+
+    known = encoding_names()
+    if value not in known:
+        raise ValueError(f"names unknown encoding {value!r}; known encodings: {', '.join(known)}")
+    return value
+
+
 def digit_counts(value):
     """``"BACKEND=N,..."`` or a dict → {backend: N} with N positive."""
     wrong = ValueError(
@@ -278,11 +288,12 @@ class Config:
     # -- what to run
     model = Setting(
         "scnn_mnist", text,
-        "a model name, or the path of your own Keras model (.keras, .h5 or a "
+        "a model name (default: the data set's own: scnn_mnist, or scnn_nmnist for "
+        "event data sets), or the path of your own Keras model (.keras, .h5 or a "
         "SavedModel folder), whose relu layers become LIF neurons and whose weights "
         "start the training; batch norm, pooling and padding are folded into the "
         "weights, Add and Concatenate become connections (README: 'Keras layers on "
-        "Loihi')", metavar="NAME|PATH",
+        "Loihi')", metavar="NAME|PATH", show_default=False,
     )
     max_pool = Setting(
         "refuse", one_of(("refuse", "avg")),
@@ -316,7 +327,32 @@ class Config:
         + ", others all); comparisons between two backends use the digits both ran",
         metavar="BACKEND=N,...", show_default=False,
     )
-    n_steps = Setting(30, positive_int, "time steps each digit is held for", metavar="N")
+    n_steps = Setting(
+        30, positive_int,
+        "time steps (1 ms) each sample is presented for; event data sets stream their "
+        "whole recordings unless this is given (mnist-saccades: 300)", metavar="N",
+    )
+    encoding = Setting(
+        "analog", encoding_name,
+        "how still images reach the spiking backends: 'analog' holds the pixel values "
+        "at every step (the first layer's neurons make the spikes, on the host for "
+        "Loihi); 'poisson' or 'bernoulli' rate codes, 'regular' evenly spaced spikes "
+        "or 'latency' (one spike, the brighter the earlier) send spikes straight to the "
+        "first layer, on the chip for Loihi (event data sets send their events)",
+        metavar="{analog,poisson,bernoulli,regular,latency}",
+    )
+    input_rate = Setting(
+        1000.0, positive_float,
+        "the spike codes' rate for a pixel of 1, in Hz (1000: a spike every step; "
+        "bernoulli and regular send at most one per step)", metavar="HZ",
+    )
+    readout = Setting(
+        "last", one_of(("last", "integrate")),
+        "how the accuracy, accuracy by step and latency read the output: 'last', the "
+        "filtered output at the step; 'integrate', the unfiltered output summed from "
+        "the first step (the evidence of a stream so far); the report shows every "
+        "readout rule besides", metavar="{last,integrate}",
+    )
     last_k = Setting(10, positive_int,
                      "steps averaged by the mean-of-last-K readout rule (at most --n-steps; "
                      "the default is cut to --n-steps)", metavar="K")
@@ -399,10 +435,18 @@ class Config:
         "lowpass time constant (s) on connections out of neuron layers, or 'none' for "
         "raw spikes; a short filter turns spikes into smoother currents", metavar="TAU",
     )
+    input_synapse = Setting(
+        None, time_constant,
+        "lowpass time constant (s) on the input's connections, or 'none' (default: "
+        "the data set's own: 0.2 for event data sets, whose events come in bursts; "
+        "none for still images); event frames for the ANN are collapsed with the same "
+        "filter", metavar="TAU", show_default=False,
+    )
     output_synapse = Setting(
         defaults.OUTPUT_SYNAPSE, time_constant,
         "lowpass time constant (s) of the readout filter on the output, applied per "
-        "digit, or 'none' to read the raw last step", metavar="TAU",
+        "digit, or 'none' to read the raw last step (default: 0.1; event data sets "
+        "0.01, see README)", metavar="TAU", show_default=False,
     )
     # -- calibration
     target_rate = Setting(
@@ -418,11 +462,13 @@ class Config:
                                  "fine-tuning epochs after --target-rate scaling", metavar="N")
     # -- files and the terminal
     data_dir = Setting(
-        None, folder, "folder holding the data set's files (default: $NENGO_VISION_DATA, "
-        "else the Keras download)", metavar="DIR", show_default=False,
+        None, folder, "folder holding the data set's files: mnist.npz for mnist and "
+        "mnist-saccades (default: $NENGO_VISION_DATA, else the Keras download); for "
+        "nmnist, the N-MNIST folder with Train/ and Test/", metavar="DIR",
+        show_default=False,
     )
     cache_dir = Setting(
-        None, folder, "folder for trained parameters (default: $NENGO_VISION_CACHE, else "
+        None, folder, "folder for trained parameters and made events (default: $NENGO_VISION_CACHE, else "
         "~/.cache/nengo_vision)", metavar="DIR", show_default=False,
     )
     progress = Setting(True, flag, "show progress bars", option="")
@@ -524,6 +570,9 @@ class Config:
                 f"({', '.join(self.backends)}); choose one of them or add it to "
                 f"{option['backends']}"
             )
+        from .encodings import get_encoding
+
+        get_encoding(self.encoding).check(self.input_rate, 0.001, option["input_rate"])
         # the default (10) is capped at n_steps by the readout; a K given is not
         if Config.last_k.is_set(self) and self.last_k > self.n_steps:
             raise ConfigError(

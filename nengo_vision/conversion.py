@@ -53,6 +53,8 @@ class ConvertedNetwork:
         be merged away (:mod:`.deploy.passthrough`); the chip cannot run these.
     model : tf.keras.Model
         The model converted: :func:`.deploy.deployable` of the one given.
+    input_on_chip : bool
+        True after :func:`feed_chip`: input spikes go straight to the chip.
     """
 
     net: nengo.Network
@@ -66,9 +68,13 @@ class ConvertedNetwork:
     voltage_probe: object = None
     unplaceable: dict = field(default_factory=dict)
     model: object = field(default=None, repr=False)
+    input_on_chip: bool = False
 
     def input_layers(self):
-        """Neuron layers fed by the input node: the host's input encoders."""
+        """Neuron layers fed by the input node: the host's input encoders
+        (none when the input spikes go to the chip)."""
+        if self.input_on_chip:
+            return []
         fed = {c.post_obj for c in self.net.all_connections if c.pre_obj is self.input}
         return [name for name, neurons in self.layers.items() if neurons in fed]
 
@@ -206,7 +212,7 @@ def _choice_value(dist_or_array, n):
     return np.asarray(dist_or_array, dtype=float).copy()
 
 
-def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
+def convert(model, spiking=True, synapse=None, run_as=None, voltage=None, input_synapse=None):
     """Convert a trained Keras model into a Nengo network ready for any backend.
 
     Layers with no spiking counterpart are folded first (:func:`.deploy.deployable`),
@@ -229,6 +235,10 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
     voltage : tuple, optional
         ``(layer_name, neuron_indices)``: probe these neurons' membrane voltages
         (spiking neurons only; rate neurons have none).
+    input_synapse : float or None
+        Lowpass time constant on the connections out of the input node (None:
+        none, as in training). Input spikes then reach the first layer as a
+        smoothed rate.
 
     Returns
     -------
@@ -266,6 +276,10 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
         inputs = set(converter.inputs.values())
         unplaceable = remove_passthroughs(converter.net, keep=inputs)
         fold_biases(converter.net, exclude=inputs)
+        if input_synapse is not None:
+            for conn in converter.net.all_connections:
+                if conn.pre_obj in inputs:
+                    conn.synapse = nengo.Lowpass(input_synapse)
         layers, probes, shapes = {}, {}, {}
         for name in activations:
             layer = model.get_layer(name)
@@ -303,7 +317,52 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None):
     )
 
 
-def tile_images(images, n_steps):
-    """Repeat each image for ``n_steps`` steps: ``(N, ...)`` → ``(N, n_steps, D)``."""
-    flat = np.reshape(images, (len(images), 1, -1))
-    return np.tile(flat, (1, n_steps, 1))
+def _scaled(transform, factor):
+    """``transform`` times ``factor``, as a new transform of the same kind."""
+    if isinstance(transform, nengo.Convolution):
+        return nengo.Convolution(
+            transform.n_filters, transform.input_shape.shape,
+            kernel_size=transform.kernel_size, strides=transform.strides,
+            padding=transform.padding, channels_last=transform.channels_last,
+            init=np.asarray(transform.init) * factor,
+        )
+    if isinstance(transform, nengo.Dense):
+        return nengo.Dense(transform.shape, init=np.asarray(transform.init) * factor)
+    if isinstance(transform, nengo.transforms.NoTransform):
+        return factor
+    raise ModelError(
+        f"cannot send input spikes straight to the chip through a "
+        f"{type(transform).__name__} transform; use --encoding analog"
+    )
+
+
+def feed_chip(cn, amplitude, dt):
+    """Make ``cn``'s input spikes go straight to the chip's first layer.
+
+    The input node is replaced by nengo-loihi's ``ChipReceiveNeurons``: a
+    spike input on the chip, with no encoder neurons on the host (what
+    nengo-loihi does for spikes of host neurons and for its DVS input).
+    Spikes there are what the backend puts on its axons; nengo-loihi scales
+    weights out of it by ``1 / dt`` (a nengo spike's height), so each
+    connection's transform is scaled by ``amplitude * dt``: one spike then adds
+    what ``amplitude`` at the input node for one step adds in nengo. Changes
+    ``cn`` in place (``cn.input`` becomes the new node, ``cn.input_on_chip``
+    True) and returns it.
+    """
+    from nengo_loihi.builder.inputs import ChipReceiveNeurons
+
+    old = cn.input
+    conns = [c for c in cn.net.all_connections if c.pre_obj is old]
+    with cn.net:
+        node = ChipReceiveNeurons(old.size_out, label="input spikes")
+        for c in conns:
+            nengo.Connection(
+                node if c.pre_slice == slice(None) else node[c.pre_slice], c.post,
+                transform=_scaled(c.transform, amplitude * dt), synapse=c.synapse,
+                label=c.label,
+            )
+    for sub in [cn.net] + cn.net.all_networks:
+        sub.connections[:] = [c for c in sub.connections if c not in conns]
+        sub.nodes[:] = [n for n in sub.nodes if n is not old]
+    cn.input, cn.input_on_chip = node, True
+    return cn

@@ -98,7 +98,12 @@ def run(argv=None, log=print):
     config = Config.from_options(**options)
     config.check()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(out or Path("runs") / f"{Path(config.model).stem}-{stamp}")
+    model = config.model
+    if not Config.model.is_set(config):  # the data set's own model
+        from .datasets import get_dataset
+
+        model = get_dataset(config.dataset).default_model
+    out = Path(out or Path("runs") / f"{Path(model).stem}-{stamp}")
     check_writable(out, "--out")  # the cache folder is checked by the pipeline
     result = pipeline.run(config, log=log)
     result.write(out)

@@ -110,7 +110,8 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
     ----------
     ctx : RunContext
     names : sequence of str
-    images : ndarray
+    images : stimulus.Inputs or ndarray
+        The test samples (an array: still images held at every step).
     n_digits : dict, optional
         Backend → how many of the first ``images`` it runs (default: all).
     cluster : sharding.Cluster, optional
@@ -125,6 +126,9 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
     """
     from .sharding import run_sharded, workers_of
 
+    from .stimulus import as_inputs
+
+    images = as_inputs(images)
     n_digits = n_digits or {}
     backends = [get_backend(n) for n in names]
     for backend in backends:
@@ -156,7 +160,7 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
 
 
 def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
-            reference=None):
+            reference=None, readout="last"):
     """Every metric of the report, from the backends' runs.
 
     Parameters
@@ -175,6 +179,9 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
         Steps of the mean-of-last-k readout rule.
     reference : str, optional
         Backend the others' traces are compared with (default: the first).
+    readout : {"last", "integrate"}
+        How the accuracy, accuracy by step and latency read the output
+        (:func:`.metrics.predictions_by_step`).
 
     Returns
     -------
@@ -197,7 +204,7 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     for name, run in runs.items():
         n = len(run.traces)
         truth = labels[:n]
-        steps = metrics.predictions_by_step(run.traces, output_synapse, dt)
+        steps = metrics.predictions_by_step(run.traces, output_synapse, dt, readout)
         final_predictions[name] = steps[:, -1]
         latency = metrics.latency_steps(steps, truth)
         confusion = metrics.confusion_matrix(truth, steps[:, -1], n_classes)

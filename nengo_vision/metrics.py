@@ -117,9 +117,18 @@ def readout_predictions(traces, k, synapse, dt=0.001):
     }
 
 
-def predictions_by_step(traces, synapse, dt=0.001):
-    """The default readout's class at every step: ``(N, n_steps)``."""
-    return readout(np.asarray(traces, dtype=float), synapse, dt).argmax(-1)
+#: The readouts the headline accuracy, accuracy by step and latency may use.
+HEADLINE_READOUTS = ("last", "integrate")
+
+
+def predictions_by_step(traces, synapse, dt=0.001, rule="last"):
+    """The class at every step, ``(N, n_steps)``: by the filtered output at that
+    step (``rule="last"``), or by the unfiltered output summed from the first
+    step to that one (``"integrate"``: the evidence of a stream so far)."""
+    traces = np.asarray(traces, dtype=float)
+    if rule == "integrate":
+        return np.cumsum(traces, axis=1).argmax(-1)
+    return readout(traces, synapse, dt).argmax(-1)
 
 
 def step_accuracy(step_predictions, labels):

@@ -41,6 +41,9 @@ class Data:
         Their indices in the test set.
     source : str
         Where the arrays came from.
+    events : EventSet or None
+        For event data sets, the test recordings (``images`` are their rate
+        frames, what the ANN sees).
     """
 
     dataset: object
@@ -50,17 +53,28 @@ class Data:
     labels: np.ndarray
     indices: np.ndarray
     source: str = ""
+    events: object = None
 
 
 def load_data(config):
     """Load ``config.dataset`` and cut it to ``n_train`` and ``n_test``."""
     from .datasets import get_dataset
+    from .training import default_cache_dir
 
     dataset = get_dataset(config.dataset)
-    splits = dataset.load(config.data_dir)
+    if dataset.n_steps and config.encoding != "analog":
+        raise ConfigError(
+            f"{config.label('encoding')} {config.encoding} codes still images, but "
+            f"{dataset.name} streams its own events; leave {config.label('encoding')} out"
+        )
+    tau = (config.input_synapse if Config.input_synapse.is_set(config)
+           else dataset.input_synapse)
+    splits = dataset.load(config.data_dir, n_train=config.n_train, n_test=config.n_test,
+                          cache_dir=config.cache_dir or default_cache_dir(),
+                          input_synapse=tau, progress=config.progress)
     for name, n, total, what in (
-        ("n_test", config.n_test, len(splits.x_test), "test"),
-        ("n_train", config.n_train, len(splits.x_train), "training"),
+        ("n_test", config.n_test, splits.n_test_total or len(splits.x_test), "test"),
+        ("n_train", config.n_train, splits.n_train_total or len(splits.x_train), "training"),
     ):
         if n is not None and n > total:
             raise ConfigError(
@@ -68,12 +82,44 @@ def load_data(config):
                 f"{dataset.item}s of {dataset.name}; use at most {total}"
             )
     n_train = config.n_train or len(splits.x_train)
-    indices = np.arange(config.n_test)
+    indices = np.arange(min(config.n_test, len(splits.x_test)))
+    events = splits.test_events
+    if events is not None and len(events) > len(indices):
+        events = events.subset(indices)
     return Data(
         dataset=dataset, x_train=splits.x_train[:n_train], y_train=splits.y_train[:n_train],
         images=splits.x_test[indices], labels=splits.y_test[indices], indices=indices,
-        source=splits.source,
+        source=splits.source, events=events,
     )
+
+
+def presentation(config, data):
+    """``config`` with the data set's presentation unless the run gave its own:
+    ``n_steps`` (an event data set's recording length), ``input_synapse`` and
+    ``output_synapse``."""
+    changes = {}
+    if not Config.input_synapse.is_set(config):
+        changes["input_synapse"] = data.dataset.input_synapse
+    if data.dataset.output_synapse and not Config.output_synapse.is_set(config):
+        changes["output_synapse"] = data.dataset.output_synapse
+    if data.dataset.n_steps and not Config.n_steps.is_set(config):
+        changes["n_steps"] = data.dataset.n_steps
+    return config.replace(**changes) if changes else config
+
+
+def inputs(config, data):
+    """The test samples as the backends receive them (:class:`.stimulus.Inputs`):
+    events streamed, still images coded as ``config.encoding`` says, or held."""
+    from .encodings import get_encoding
+    from .stimulus import EncodedSpikes, EventSpikes, Inputs
+
+    if data.events is not None:
+        return Inputs(data.images, EventSpikes(data.events, data.dataset.event_gain))
+    encoding = get_encoding(config.encoding)
+    if not encoding.spiking:
+        return Inputs(data.images, indices=data.indices)
+    spikes = EncodedSpikes(encoding, config.input_rate, config.seed, config.n_steps)
+    return Inputs(data.images, spikes, indices=data.indices)
 
 
 def activation(config, spec=None):
@@ -88,10 +134,24 @@ def activation(config, spec=None):
 
 
 def model_spec(config, data):
-    """The :class:`.ModelSpec` of ``config.model``: a zoo name or a model file."""
+    """The :class:`.ModelSpec` of ``config.model``: a zoo name or a model file
+    (the data set's own model unless the run names one)."""
+    from .datasets import get_dataset
+    from .errors import ModelError
     from .models import find_model
 
-    return find_model(config.model, data.dataset.name, max_pool=config.max_pool)
+    name = config.model
+    if not Config.model.is_set(config):
+        name = data.dataset.default_model
+    spec = find_model(name, data.dataset.name, max_pool=config.max_pool)
+    own = get_dataset(spec.dataset)
+    if tuple(own.input_shape) != tuple(data.dataset.input_shape):
+        raise ModelError(
+            f"model {spec.name} takes {spec.dataset}'s inputs of shape {own.input_shape}, "
+            f"but {data.dataset.name} gives {data.dataset.input_shape}; use "
+            f"{config.label('model')} {data.dataset.default_model}"
+        )
+    return spec
 
 
 def preflight(config):
@@ -125,8 +185,10 @@ def check(config, spec, data):
         check_biases(folded)  # a layer without a bias cannot be calibrated
     if any(get_backend(name).needs_chip for name in config.backends):
         from .backends.loihi import check_placement
+        from .encodings import get_encoding
 
-        check_placement(folded, synapse=config.synapse)
+        spikes = data.events is not None or get_encoding(config.encoding).spiking
+        check_placement(folded, synapse=config.synapse, spike_input=spikes)
 
 
 def train(config, data, spec=None, log=print):
@@ -186,7 +248,7 @@ def context(config, model, data, log=print):
 
     return RunContext(
         model=model, n_steps=config.n_steps, emulator_batch=config.emulator_batch,
-        synapse=config.synapse, batch_size=config.batch_size, seed=config.seed,
+        synapse=config.synapse, input_synapse=config.input_synapse, batch_size=config.batch_size, seed=config.seed,
         progress=config.progress, log=log,
         record=choose_recording(model, data.images, n_digits=config.record_digits,
                                 seed=config.seed),
@@ -208,7 +270,7 @@ def run_backends(config, model, data, log=print):
     from .sharding import Cluster
 
     ctx = context(config, model, data, log=log)
-    runs = run_all(ctx, config.backends, data.images,
+    runs = run_all(ctx, config.backends, inputs(config, data),
                    n_digits={n: config.n_digits(n) for n in config.backends},
                    cluster=Cluster(workers=config.workers, scheduler=config.scheduler))
     return runs, ctx
@@ -222,13 +284,14 @@ def compare(config, model, runs, data, dt):
 
     return compare_runs(runs, data.labels, model, config.n_steps,
                         parse_synapse(config.output_synapse), dt=dt, last_k=config.last_k,
-                        reference=config.reference_backend)
+                        reference=config.reference_backend, readout=config.readout)
 
 
 def evaluate(config, model, data, training, spec=None, log=print):
     """Run the backends on a trained model and compare them: a :class:`.Result`."""
     from .result import Result
 
+    config = presentation(config, data)
     spec = spec or model_spec(config, data)
     runs, ctx = run_backends(config, model, data, log=log)
     training = dict(training)
@@ -267,6 +330,7 @@ def run(config=None, log=print, **settings):
     config = Config(**settings) if config is None else config.replace(**settings)
     preflight(config)
     data = load_data(config)
+    config = presentation(config, data)
     spec = model_spec(config, data)
     check(config, spec, data)
     model, training = train(config, data, spec=spec, log=log)

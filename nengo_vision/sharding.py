@@ -138,8 +138,13 @@ def run_sharded(name, ctx, images, client, n_workers):
     # the progress bar counts digits as shards finish; workers show none
     quiet = replace(ctx, model=None, progress=False, log=_no_log)
     ctx_bytes, model_bytes = pickle.dumps(quiet), pickle.dumps(ctx.model)
+    from .stimulus import as_inputs
+
+    # each shard carries its own samples' events only, not the whole set
+    inputs = as_inputs(images)
     futures = [
-        client.submit(run_shard, name, ctx_bytes, model_bytes, images[a:b], a, pure=False)
+        client.submit(run_shard, name, ctx_bytes, model_bytes, inputs[a:b].detached(), a,
+                      pure=False)
         for a, b in bounds
     ]
     sizes = {f.key: b - a for f, (a, b) in zip(futures, bounds)}

@@ -24,7 +24,7 @@ def nengo_dl_sim(cn, batch):
 
 
 def tile(images, n_steps):
-    from nengo_vision.conversion import tile_images
+    from nengo_vision.stimulus import tile_images
 
     return tile_images(images, n_steps)
 

@@ -81,6 +81,12 @@ def assert_one_line_error(status, err, expected):
     (["--last-k", "100", "--n-steps", "30"], "--last-k 100 is more than --n-steps 30; average at most the 30 steps there are"),
     (["--backends", "keras,nengo,keras"], "argument --backends: names a backend twice: keras,nengo,keras (see --help)"),
     (["--backends", ","], "argument --backends: is empty; name at least one backend (see --help)"),
+    (["--encoding", "rank"], "argument --encoding: names unknown encoding 'rank'; known encodings: analog, poisson, bernoulli, regular, latency (see --help)"),
+    (["--encoding", "bernoulli", "--input-rate", "2000"], "--input-rate 2000 Hz asks 2 spikes per 1 ms step of the bernoulli code, which sends at most one; use at most 1000"),
+    (["--input-rate", "0"], "argument --input-rate: must be a positive number, got '0' (see --help)"),
+    (["--input-synapse", "-0.1"], "argument --input-synapse: must be a positive time constant in seconds, or 'none' for no filter, got '-0.1' (see --help)"),
+    (["--readout", "max"], "argument --readout: must be one of last, integrate, got 'max' (see --help)"),
+    (["--dataset", "nmnist", "--encoding", "poisson", "--n-test", "5"], "--encoding poisson codes still images, but nmnist streams its own events; leave --encoding out"),
 ])
 def test_bad_numbers(capsys, tmp_path, args, expected):
     status, err = run_main(capsys, *args, "--out", str(tmp_path / "out"))
@@ -92,7 +98,7 @@ def test_unknown_model(capsys, tmp_path):
     status, err = run_main(capsys, "--model", "lenet", "--out", str(tmp_path / "o"))
     assert_one_line_error(
         status, err,
-        "unknown model 'lenet'; known models: rscnn_mnist, scnn_mnist, vgg_mnist, wscnn_mnist; or give the path of a .keras "
+        "unknown model 'lenet'; known models: rscnn_mnist, scnn_mnist, scnn_nmnist, vgg_mnist, wscnn_mnist; or give the path of a .keras "
         "or .h5 file or a SavedModel folder",
     )
 
@@ -250,7 +256,7 @@ def test_errors_have_no_traceback_as_a_process(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"{PROG}: error: unknown model 'nope'; known models: rscnn_mnist, scnn_mnist, vgg_mnist, wscnn_mnist; or give the "
+        f"{PROG}: error: unknown model 'nope'; known models: rscnn_mnist, scnn_mnist, scnn_nmnist, vgg_mnist, wscnn_mnist; or give the "
         f"path of a .keras or .h5 file or a SavedModel folder"
     ]
 

@@ -2,7 +2,8 @@ import nengo
 import nengo_dl
 import numpy as np
 
-from nengo_vision.conversion import convert, tile_images
+from nengo_vision.conversion import convert
+from nengo_vision.stimulus import tile_images
 from nengo_vision.metrics import readout
 
 

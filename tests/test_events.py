@@ -297,7 +297,7 @@ def test_an_nmnist_folder_reads_with_its_labels(tmp_path, digits):
             folder.mkdir(parents=True, exist_ok=True)
             write_nmnist(folder / f"{i:05d}.bin", events.recording(i))
     test = read_nmnist_folder(tmp_path, "test")
-    order = sorted([3, 4], key=lambda i: (str(events.labels[i]), f"{i:05d}"))
+    order = [3, 4]  # files named by number: in that order, whatever their class
     assert list(test.labels) == [events.labels[i] for i in order]
     for j, i in enumerate(order):
         assert test.recording(j).tobytes() == events.recording(i).tobytes()

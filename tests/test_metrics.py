@@ -164,6 +164,11 @@ def test_readout_rules_by_hand():
     }
     # the default readout, step by step: digit 0's filtered classes lead in turn
     np.testing.assert_array_equal(metrics.predictions_by_step(raw, HALVING)[0], [0, 0, 2, 1])
+    # integrating, step by step: the running sums' leader, the last step the
+    # "integrate" rule's choice
+    running = metrics.predictions_by_step(raw, HALVING, rule="integrate")
+    np.testing.assert_array_equal(running[:, -1], preds["integrate"])
+    np.testing.assert_array_equal(running, np.cumsum(raw, axis=1).argmax(-1))
 
 
 def test_readout_rules_disagree_where_they_should():

@@ -7,7 +7,8 @@ from .base import Backend, Collector, register_backend
 
 @register_backend
 class KerasBackend(Backend):
-    """The Keras model, run once per digit.
+    """The Keras model, run once per digit (on :attr:`.Inputs.images`: the still
+    image, or for events the frame of the recording's mean input).
 
     The ANN has no time: its output is the same at every step, so its trace is
     the logits repeated ``n_steps`` times. Firing rates are the rates its LIF
@@ -17,11 +18,14 @@ class KerasBackend(Backend):
     name = "keras"
     description = "the trained Keras ANN with LIF rate activations"
 
-    def run(self, ctx, images):
+    def run(self, ctx, inputs):
         import tensorflow as tf
 
         from ..conversion import neuron_layers
+        from ..stimulus import as_inputs
 
+        # the ANN sees the mean input: still images, or the events' frames
+        images = as_inputs(inputs).images
         names = neuron_layers(ctx.model)
         layers = [ctx.model.get_layer(n) for n in names]
         probe = tf.keras.Model(ctx.model.input, [ctx.model.output] + [l.output for l in layers])

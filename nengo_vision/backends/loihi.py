@@ -1,9 +1,11 @@
 """``loihi-emulator``, ``nengo-loihi-emulator`` and ``loihi``: the network through nengo-loihi.
 
-The first neuron layer (the input encoder, which turns pixels into spikes) runs on
-the host; every other neuron layer runs on the chip, split across cores by
-:mod:`..partition`. The linear output layer is computed on the host from the last
-layer's spikes.
+With still images held at every step (``--encoding analog``), the first neuron
+layer (the input encoder, which turns pixels into spikes) runs on the host and
+every other neuron layer on the chip, split across cores by :mod:`..partition`.
+Input spikes (an encoding, or events) go straight to the chip's first layer
+instead (:func:`..conversion.feed_chip`): every neuron layer is on the chip. The
+linear output layer is computed on the host from the last layer's spikes.
 
 All three build the same ``nengo_loihi.Simulator``. ``loihi-emulator`` runs what
 it built through the batched engine (:mod:`..engine`), many digits at once;
@@ -69,6 +71,22 @@ def reset_neuron_state(sim):
                 host.signals.reset(signal)
 
 
+def queue_spikes(sim, cn, counts):
+    """Queue one sample's spike counts ``(n_steps, D)`` on the chip's input.
+
+    Those of step ``k`` of the coming run are given at time index ``t + k + 1``
+    (``t``: the emulator's clock now), which the emulator delivers one step
+    later, as it does spikes the host sends; a spike counted twice is listed
+    twice, and the emulator adds its weights twice.
+    """
+    spike_input = sim.model.spike_targets[cn.input]
+    t0 = sim.sims["emulator"].t if "emulator" in sim.sims else 0
+    source = np.arange(counts.shape[1])
+    for k, row in enumerate(counts):
+        if row.any():
+            spike_input.add_spikes(t0 + k + 1, np.repeat(source, row))
+
+
 def voltage_scale(sim, probe):
     """Per-neuron divisor that brings a voltage probe's values to threshold units.
 
@@ -100,19 +118,22 @@ def voltage_scale(sim, probe):
     return scale
 
 
-def check_placement(model, synapse=None):
+def check_placement(model, synapse=None, spike_input=False):
     """Place ``model``'s converted network on one chip, or raise a PlacementError.
 
     Placement is decided by the layers' shapes and connections, so the
     untrained model answers before minutes of training are spent on a network
     that cannot fit (the error names the layer). The emulator backend places
     the trained network again, so the limits are also checked on the weights
-    that run.
+    that run. ``spike_input``: the input is spikes sent to the chip (its
+    first layer is then on the chip too).
     """
-    from ..conversion import convert
+    from ..conversion import convert, feed_chip
     from ..partition import partition
 
     cn = convert(model, spiking=True, synapse=synapse)
+    if spike_input:
+        feed_chip(cn, 1.0, 0.001)
     return partition(cn, off_chip=host_layers(cn))
 
 
@@ -149,18 +170,25 @@ def host_layers(cn):
     return host
 
 
-def build_simulator(ctx, target):
-    """Convert, place and build; return ``(sim, cn, report, image_holder)``."""
+def build_simulator(ctx, target, inputs=None):
+    """Convert, place and build; return ``(sim, cn, report, image_holder)``.
+
+    Where ``inputs`` are spikes, they go straight to the chip (the holder is
+    then unused)."""
     import nengo_loihi
 
-    from ..conversion import convert
+    from ..conversion import convert, feed_chip
     from ..partition import partition, resource_report
 
-    cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage)
+    cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage,
+                 input_synapse=ctx.input_synapse)
+    if inputs is not None and inputs.spikes is not None:
+        feed_chip(cn, inputs.spikes.amplitude, ctx.dt)
     placement = partition(cn, off_chip=host_layers(cn), dt=ctx.dt)
     # the input node reads the current digit from a holder the run loop sets
     holder = [np.zeros(cn.input.size_out)]
-    cn.input.output = lambda t: holder[0]
+    if not cn.input_on_chip:
+        cn.input.output = lambda t: holder[0]
     with warnings.catch_warnings():
         # the emulator fills integer state arrays with NaN placeholders before
         # setting them (numpy >= 1.24 warns about the cast); nothing is lost
@@ -195,12 +223,15 @@ class LoihiEmulatorBackend(Backend):
     needs_chip = True
     engine = True
 
-    def run(self, ctx, images):
-        sim, cn, report, _ = build_simulator(ctx, "sim")
+    def run(self, ctx, inputs):
+        from ..stimulus import as_inputs
+
+        inputs = as_inputs(inputs)
+        sim, cn, report, _ = build_simulator(ctx, "sim", inputs)
         log_placement(ctx, self.name, report)
-        with sim, self.progress(ctx, len(images)) as bar:
+        with sim, self.progress(ctx, len(inputs)) as bar:
             collect, traces = run_on_engine(
-                ctx, sim, cn, images, bar, voltage_scale(sim, cn.voltage_probe)
+                ctx, sim, cn, inputs, bar, voltage_scale(sim, cn.voltage_probe)
             )
         return collect.result(traces, placement=report)
 
@@ -215,19 +246,25 @@ class NengoLoihiEmulatorBackend(Backend):
     target = "sim"
     needs_chip = True
 
-    def run(self, ctx, images):
-        sim, cn, report, holder = build_simulator(ctx, self.target)
+    def run(self, ctx, inputs):
+        from ..stimulus import as_inputs
+
+        inputs = as_inputs(inputs)
+        sim, cn, report, holder = build_simulator(ctx, self.target, inputs)
         log_placement(ctx, self.name, report)
         collect = Collector(
-            ctx, cn.amplitudes, {n: l.size_out for n, l in cn.layers.items()}, len(images)
+            ctx, cn.amplitudes, {n: l.size_out for n, l in cn.layers.items()}, len(inputs)
         )
         v_scale = voltage_scale(sim, cn.voltage_probe)
-        traces = np.zeros((len(images), ctx.n_steps, cn.output.size_in))
-        with sim, self.progress(ctx, len(images)) as bar:
-            for i, image in enumerate(images):
+        traces = np.zeros((len(inputs), ctx.n_steps, cn.output.size_in))
+        with sim, self.progress(ctx, len(inputs)) as bar:
+            for i in range(len(inputs)):
                 if i > 0 and self.target == "sim":
                     reset_neuron_state(sim)
-                holder[0] = image.ravel()
+                if cn.input_on_chip:
+                    queue_spikes(sim, cn, inputs.counts(ctx.n_steps, ctx.dt, i, i + 1)[0])
+                else:
+                    holder[0] = inputs.images[i].ravel()
                 sim.run_steps(ctx.n_steps)
                 traces[i] = sim.data[cn.output]
                 collect.add(

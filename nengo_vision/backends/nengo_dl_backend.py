@@ -24,20 +24,22 @@ class NengoDLBackend(Backend):
     #: None: each layer's own trained neuron; "loihi": Loihi's discretised LIF
     run_as = None
 
-    def run(self, ctx, images):
+    def run(self, ctx, inputs):
         from nengo_loihi.neurons import LoihiLIF
 
-        from ..conversion import convert, tile_images
+        from ..conversion import convert
+        from ..stimulus import as_inputs
 
+        inputs = as_inputs(inputs)
         nengo_dl = import_nengo_dl()
         cn = convert(
             ctx.model, spiking=self.spiking, synapse=ctx.synapse, run_as=self.run_as,
-            voltage=ctx.record.voltage,
+            voltage=ctx.record.voltage, input_synapse=ctx.input_synapse,
         )
-        batch = min(ctx.batch_size, len(images))
+        batch = min(ctx.batch_size, len(inputs))
         collect = Collector(
             ctx, cn.amplitudes, {n: l.size_out for n, l in cn.layers.items()},
-            len(images), spiking=self.spiking,
+            len(inputs), spiking=self.spiking,
         )
         traces = []
         # NengoDL has no Loihi rate neuron: LoihiLIF computes its staircase rate
@@ -55,20 +57,20 @@ class NengoDLBackend(Backend):
             sim = nengo_dl.Simulator(
                 cn.net, dt=ctx.dt, minibatch_size=batch, seed=ctx.seed, progress_bar=False
             )
-        with sim, self.progress(ctx, len(images)) as bar:
-            for start in range(0, len(images), batch):
-                chunk = images[start : start + batch]
+        with sim, self.progress(ctx, len(inputs)) as bar:
+            for start in range(0, len(inputs), batch):
+                x = inputs.values(ctx.n_steps, ctx.dt, start, start + batch)
+                n = len(x)
                 # NengoDL runs whole minibatches: pad the last one, then drop the pad
-                pad = batch - len(chunk)
-                x = tile_images(np.concatenate([chunk, np.zeros_like(images[:pad])]), ctx.n_steps)
+                x = np.concatenate([x, np.zeros((batch - n,) + x.shape[1:], x.dtype)])
                 out = sim.predict_on_batch({cn.input: x})
-                traces.append(out[cn.output][: len(chunk)])
+                traces.append(out[cn.output][:n])
                 collect.add(
                     start,
-                    {name: out[p][: len(chunk)] for name, p in cn.layer_probes.items()},
-                    out[cn.voltage_probe][: len(chunk)] if cn.voltage_probe else None,
+                    {name: out[p][:n] for name, p in cn.layer_probes.items()},
+                    out[cn.voltage_probe][:n] if cn.voltage_probe else None,
                 )
-                bar.update(len(chunk))
+                bar.update(n)
         return collect.result(np.concatenate(traces))
 
 

@@ -23,16 +23,19 @@ class NengoBackend(Backend):
     rank = 2.5
     engine = True
 
-    def run(self, ctx, images):
+    def run(self, ctx, inputs):
         import nengo
 
         from ..conversion import convert
+        from ..stimulus import as_inputs
 
-        cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage)
+        inputs = as_inputs(inputs)
+        cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage,
+                 input_synapse=ctx.input_synapse)
         # a function for the engine to replace with the digits (a constant
         # output would be built into the simulator as a fixed signal)
         cn.input.output = lambda t: np.zeros(cn.input.size_out)
         sim = nengo.Simulator(cn.net, dt=ctx.dt, seed=ctx.seed, progress_bar=False)
-        with sim, self.progress(ctx, len(images)) as bar:
-            collect, traces = run_on_engine(ctx, sim, cn, images, bar)
+        with sim, self.progress(ctx, len(inputs)) as bar:
+            collect, traces = run_on_engine(ctx, sim, cn, inputs, bar)
         return collect.result(traces)

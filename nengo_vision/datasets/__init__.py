@@ -4,7 +4,9 @@ A data set is one module of this package defining a :class:`Dataset` subclass
 decorated with :func:`register_dataset`. It gives its train and test arrays
 (:meth:`Dataset.load`), the shape of one input, its classes, and its own errors
 for missing or bad files, so that a new data set plugs in without touching the
-pipeline. ``mnist`` is the only one for now.
+pipeline: ``mnist`` (still images), and the event data sets ``mnist-saccades``
+(events made from MNIST) and ``nmnist`` (a real N-MNIST folder), whose
+samples are streamed as events (:mod:`.event_data`).
 """
 
 from dataclasses import dataclass
@@ -24,6 +26,10 @@ class Splits:
     x_train, y_train, x_test, y_test : ndarray
     source : str
         Where the arrays came from (a file, or a download), for reports.
+    test_events : EventSet or None
+        For event data sets: the test recordings (``x_test`` are their frames).
+    n_train_total, n_test_total : int or None
+        Samples the data set has, where it gave fewer (made on demand).
     """
 
     x_train: np.ndarray
@@ -31,6 +37,9 @@ class Splits:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str = ""
+    test_events: object = None
+    n_train_total: int = None
+    n_test_total: int = None
 
 
 class Dataset:
@@ -48,6 +57,15 @@ class Dataset:
         Class names, in label order.
     item : str
         What one sample is called in messages ("digit").
+    n_steps : int or None
+        Steps a sample is presented for unless the run says (event data sets:
+        the recordings' length in 1 ms steps); None: the run's own.
+    default_model : str
+        The zoo model trained on it unless the run names one.
+    input_synapse : float or None
+        Lowpass time constant (s) on the input unless the run says.
+    output_synapse : float or None
+        The readout filter unless the run says (None: the run's default).
     """
 
     name = None
@@ -55,13 +73,25 @@ class Dataset:
     input_shape = ()
     classes = ()
     item = "sample"
+    n_steps = None
+    default_model = "scnn_mnist"
+    input_synapse = None
+    output_synapse = None
 
     @property
     def n_classes(self):
         return len(self.classes)
 
-    def load(self, data_dir=None):
-        """Return the :class:`Splits`; raise :class:`.DataError` saying what to fix."""
+    def load(self, data_dir=None, n_train=None, n_test=None, cache_dir=None,
+             input_synapse=None, progress=False):
+        """Return the :class:`Splits`; raise :class:`.DataError` saying what to fix.
+
+        ``n_train`` and ``n_test`` say how many of the first samples the run
+        uses: a data set that makes its samples may make only those. Made
+        samples are cached in ``cache_dir``. ``input_synapse``: the run's
+        input filter, which event frames are collapsed with. ``progress``:
+        show progress bars on long work.
+        """
         raise NotImplementedError
 
 

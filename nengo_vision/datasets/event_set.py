@@ -175,13 +175,16 @@ def mnist_saccades(images, labels, cache_dir, settings=SaccadeSettings(), seed=0
     return events
 
 
-def read_nmnist_folder(data_dir, split, progress=None, shape=NMNIST_SHAPE):
+def read_nmnist_folder(data_dir, split, progress=None, shape=NMNIST_SHAPE, limit=None):
     """The recordings of one split of an N-MNIST-layout folder.
 
     ``data_dir/Train/<class>/*.bin`` (or ``Test``), the class folders named by
     their label (``0`` ... ``9``). ``shape`` is the sensor's ``(height,
     width)``, the same for both splits (N-MNIST: 34×34; N-Caltech101: give
-    its own); an event outside it is an error.
+    its own); an event outside it is an error. Files named by numbers (as
+    N-MNIST's are, by their MNIST index) are taken in the order of those
+    numbers, which mixes the classes; else class by class. ``limit``: read
+    only the first so many.
 
     Raises
     ------
@@ -205,6 +208,9 @@ def read_nmnist_folder(data_dir, split, progress=None, shape=NMNIST_SHAPE):
     files = [(f, int(d.name)) for d in classes for f in sorted(d.glob("*.bin"))]
     if not files:
         raise DataError(f"no .bin files in the class folders of {folder}")
+    if all(f.stem.isdigit() for f, _ in files):
+        files.sort(key=lambda item: (int(item[0].stem), item[1]))
+    files = files[:limit]
     loop = files if progress is None else progress(files)
     recordings = [read_nmnist(f) for f, _ in loop]
     h, w = shape

@@ -132,7 +132,8 @@ class MNIST(Dataset):
     classes = tuple(str(d) for d in range(10))
     item = "digit"
 
-    def load(self, data_dir=None):
+    def load(self, data_dir=None, n_train=None, n_test=None, cache_dir=None,
+             input_synapse=None, progress=False):
         path = mnist_path(data_dir)
         arrays = _download() if path is None else _read_npz(path)
 

@@ -198,7 +198,8 @@ class BatchedChip:
         self.voltage = np.zeros(shape, dtype=np.int32)
         self.ref_count = np.zeros(shape, dtype=np.int32)
         self.spiked = np.zeros(shape, dtype=bool)
-        self.host_spikes = np.zeros((batch_size, self.n_inputs), dtype=bool)
+        # spikes per input axon: counts, since a spike stream may send several
+        self.host_spikes = np.zeros((batch_size, self.n_inputs), dtype=np.uint8)
         self.overflowed = np.zeros((batch_size, 3), dtype=bool)
         self.t = 0
 
@@ -212,7 +213,7 @@ class BatchedChip:
         self.t = 0
 
     def input_view(self, spike_input):
-        """Where the host's spikes for ``spike_input`` go, ``(B, n_neurons)``."""
+        """Where the spikes for ``spike_input`` go, ``(B, n_neurons)`` counts."""
         offset = self.input_offsets[spike_input]
         return self.host_spikes[:, offset : offset + spike_input.n_neurons]
 

@@ -85,6 +85,7 @@ class BatchedEmulator:
         self.sim, self.dt, self.batch_size = sim, sim.dt, batch_size
         self._input = np.zeros((batch_size, input_node.size_out))
         self._pending, self.receivers = [], {}
+        self._chip_input = None
         if not hasattr(sim, "sims"):
             # a plain nengo.Simulator: all host, no chip
             self.chip, self.host = None, None
@@ -108,6 +109,12 @@ class BatchedEmulator:
             raise EngineError("the batched engine cannot reproduce on-chip learning (PES)")
         model = sim.model
         self.chip = BatchedChip(sim.sims["emulator"], batch_size)
+        # an input on the chip itself (conversion.feed_chip): its spikes go to
+        # the chip's axons one step after they are given, as host-sent spikes do
+        self._chip_input = model.spike_targets.get(input_node)
+        if self._chip_input is not None:
+            self._stream = np.zeros((batch_size, input_node.size_out), np.uint8)
+            self._pending.append((self._stream, self.chip.input_view(self._chip_input)))
         # self._pending: (spikes the host sent this step, the chip's view they
         # move to next step)
 
@@ -137,7 +144,7 @@ class BatchedEmulator:
         ]
         if unknown:
             raise EngineError(f"the batched engine cannot connect {unknown[0]} to the chip")
-        if not any(h == self._input_step for h in hooks.values()):
+        if self._chip_input is None and not any(h == self._input_step for h in hooks.values()):
             raise EngineError(f"the input node {input_node} is not on the host")
         self.host_pre = BatchedHost(pre, batch_size, hooks) if pre is not None else None
         self.host = BatchedHost(post, batch_size, hooks) if post is not None else None
@@ -216,8 +223,10 @@ class BatchedEmulator:
 
         Parameters
         ----------
-        inputs : ndarray
-            ``(N, D)`` held for every step, or ``(N, n_steps, D)``.
+        inputs : ndarray or sequence
+            ``(N, D)`` held for every step, or ``(N, n_steps, D)``; for an input
+            on the chip, spike counts ``(N, n_steps, D)``. Anything sliced into
+            arrays by ``inputs[a:b]`` will do (made batch by batch).
         n_steps : int
         full : sequence of nengo.Probe
             Probes whose every step is kept (``Batch.data``).
@@ -228,11 +237,10 @@ class BatchedEmulator:
             Called with the number of inputs done after each batch.
         """
         counts = counts or {}
-        inputs = np.asarray(inputs)
-        per_step = inputs.ndim == 3
         for start in range(0, len(inputs), self.batch_size):
-            chunk = inputs[start : start + self.batch_size]
+            chunk = np.asarray(inputs[start : start + self.batch_size])
             size = len(chunk)
+            per_step = chunk.ndim == 3
             batch = Batch(start=start, size=size)
             self._run_batch(chunk, per_step, n_steps, full, counts, batch)
             if progress is not None:
@@ -256,9 +264,12 @@ class BatchedEmulator:
         for pending, target in self._pending:
             pending[...] = False
         for k in range(n_steps):
-            self._input[:size] = chunk[:, k] if per_step else chunk
             for pending, target in self._pending:
                 target[...] = pending
+            if self._chip_input is not None:
+                self._stream[:size] = chunk[:, k]
+            else:
+                self._input[:size] = chunk[:, k] if per_step else chunk
             if self.host_pre is not None:
                 self.host_pre.step()
                 recorders.record("host_pre", k)

@@ -33,7 +33,8 @@ def accumulate_spikes(spiked, run_ptr, run_target, run_offset, run_length, weigh
 
     Parameters
     ----------
-    spiked : (B, n_sources) bool
+    spiked : (B, n_sources) bool or uint8
+        Whether (bool), or how many times (uint8), each source spiked.
     run_ptr : (n_sources + 1,) int64
         Source ``j``'s synapses are the runs ``run_ptr[j]:run_ptr[j + 1]``.
     run_target, run_offset, run_length : (n_runs,) int
@@ -49,7 +50,9 @@ def accumulate_spikes(spiked, run_ptr, run_target, run_offset, run_length, weigh
     for b in numba.prange(n_batch):
         row = out[b]
         for j in range(n_sources):
-            if spiked[b, j]:
+            # several spikes of one source in a step (input counts) add the row
+            # once each, as nengo-loihi's emulator adds each listed spike
+            for _ in range(numba.int64(spiked[b, j])):
                 for r in range(run_ptr[j], run_ptr[j + 1]):
                     # unsigned: no negative-index wraparound, so the add vectorises
                     # (measured 2x faster)

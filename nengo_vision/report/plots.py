@@ -37,8 +37,15 @@ def _ms(n, dt):
 
 
 def digit_image(ax, result, digit=0):
-    """The test image of ``digit``, titled with its label."""
-    ax.imshow(result.images[digit].squeeze(), cmap="gray")
+    """The test image of ``digit``, titled with its label; for events (two
+    polarity channels) its frame, ON minus OFF, red for ON."""
+    image = np.asarray(result.images[digit])
+    if image.ndim == 3 and image.shape[-1] == 2:
+        diff = image[..., 1] - image[..., 0]
+        top = float(np.abs(diff).max()) or 1.0
+        ax.imshow(diff, cmap="RdBu_r", vmin=-top, vmax=top)
+    else:
+        ax.imshow(image.squeeze(), cmap="gray")
     ax.set_title(f"digit {digit}, label {result.labels[digit]}", fontsize=9)
     ax.axis("off")
 

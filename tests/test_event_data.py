@@ -1,0 +1,135 @@
+"""The event data sets: frames for the ANN, events streamed to every backend."""
+
+import nengo
+import numpy as np
+import pytest
+
+import nengo_vision as nv
+from nengo_vision.datasets import get_dataset
+from nengo_vision.datasets.event_data import EVENT_GAIN, bin_weights, event_frames, frame_of
+from nengo_vision.datasets.event_set import make_saccades
+from nengo_vision.datasets.events import write_nmnist
+from nengo_vision.errors import ConfigError, DataError, ModelError
+from nengo_vision.stimulus import EventSpikes, Inputs
+
+
+@pytest.fixture(scope="module")
+def recordings(mnist):
+    """Events made from the first 12 real test digits."""
+    _, (x_test, y_test) = mnist
+    return make_saccades(x_test[:12, ..., 0], y_test[:12], seed=0)
+
+
+def test_the_frame_is_the_filtered_stream_at_the_last_step(recordings):
+    """What the ANN is given (the events collapsed with the input synapse's
+    weights) is what nengo's Lowpass makes of the streamed events at the last
+    of the 300 steps; without a synapse, the stream's mean."""
+    n_steps, tau = 300, 0.2
+    stream = Inputs(np.zeros((len(recordings), 34, 34, 2)), EventSpikes(recordings, EVENT_GAIN))
+    values = stream.values(n_steps, 0.001, 0, 2)
+    for i in range(2):
+        with nengo.Network() as net:
+            node = nengo.Node(nengo.processes.PresentInput(values[i], 0.001))
+            probe = nengo.Probe(node, synapse=nengo.Lowpass(tau))
+        with nengo.Simulator(net, progress_bar=False) as sim:
+            sim.run_steps(n_steps)
+        frame = frame_of(recordings.recording(i), (34, 34), bin_weights(n_steps, tau))
+        np.testing.assert_allclose(sim.data[probe][-1], frame.ravel(), rtol=1e-4, atol=1e-5)
+        assert frame.max() > 0.3  # lit pixels near 1, as EVENT_GAIN intends
+        mean = frame_of(recordings.recording(i), (34, 34), bin_weights(n_steps, None))
+        np.testing.assert_allclose(values[i].mean(axis=0), mean.ravel(), rtol=1e-5)
+
+
+def test_streamed_counts_are_the_recordings_1ms_bins(recordings):
+    """Step k carries the events with floor(t / 1000) = k, per pixel and
+    polarity, in the (y, x, polarity) order of the frames."""
+    stream = EventSpikes(recordings, 2.0)
+    counts = stream.counts(np.zeros((3, 34, 34, 2)), [4, 5, 6], 300, 0.001)
+    assert counts.shape == (3, 300, 34 * 34 * 2)
+    for b, i in enumerate([4, 5, 6]):
+        ev = recordings.recording(i)
+        assert counts[b].sum() == len(ev)
+        e = ev[len(ev) // 2]
+        k, flat = int(e["t"]) // 1000, (int(e["y"]) * 34 + int(e["x"])) * 2 + int(e["p"])
+        assert counts[b, k, flat] >= 1
+    # a shard keeps only its recordings and the same counts
+    taken, idx = stream.take(np.array([5, 6]))
+    assert len(taken.events) == 2
+    np.testing.assert_array_equal(
+        taken.counts(np.zeros((2, 34, 34, 2)), idx, 300, 0.001), counts[1:])
+
+
+def test_mnist_saccades_data_set_makes_only_what_the_run_uses(data_dir, tmp_path):
+    dataset = get_dataset("mnist-saccades")
+    splits = dataset.load(data_dir, n_train=30, n_test=8, cache_dir=tmp_path)
+    assert splits.x_train.shape == (30, 34, 34, 2) and splits.x_test.shape == (8, 34, 34, 2)
+    assert (splits.n_train_total, splits.n_test_total) == (60000, 10000)
+    assert len(splits.test_events) == 8
+    np.testing.assert_array_equal(splits.x_test,
+                                  event_frames(splits.test_events, bin_weights()))
+    again = dataset.load(data_dir, n_train=30, n_test=8, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.x_train, splits.x_train)  # from the cache
+    assert len(list(tmp_path.glob("mnist-saccades-frames-n30-*.npz"))) == 1
+    assert dataset.default_model == "scnn_nmnist" and dataset.n_steps == 300
+
+
+def test_an_nmnist_folder_is_a_data_set(tmp_path, recordings):
+    """Files named by number are taken in that order (classes mixed); the
+    first N are read."""
+    for split, idx in (("Train", [0, 1, 2, 3]), ("Test", [4, 5])):
+        for i in idx:
+            folder = tmp_path / split / str(recordings.labels[i])
+            folder.mkdir(parents=True, exist_ok=True)
+            write_nmnist(folder / f"{i:05d}.bin", recordings.recording(i))
+    splits = get_dataset("nmnist").load(tmp_path, n_train=3)
+    assert list(splits.y_train) == list(recordings.labels[:3])
+    assert list(splits.y_test) == list(recordings.labels[4:6])
+    expected = frame_of(recordings.recording(1), (34, 34), bin_weights())
+    np.testing.assert_array_equal(splits.x_train[1], expected)
+    with pytest.raises(DataError) as e:
+        get_dataset("nmnist").load(None)
+    assert str(e.value) == (
+        "nmnist reads a real N-MNIST folder: pass --data-dir DIR, where DIR holds Train/ "
+        "and Test/ (N-MNIST cannot be downloaded here; --dataset mnist-saccades makes "
+        "events from MNIST instead)")
+
+
+def test_event_runs_refuse_what_does_not_fit(data_dir, tmp_path):
+    config = nv.Config(dataset="mnist-saccades", encoding="poisson", n_test=5, n_train=5,
+                       data_dir=str(data_dir), cache_dir=str(tmp_path))
+    with pytest.raises(ConfigError) as e:
+        nv.pipeline.load_data(config)
+    assert str(e.value) == ("encoding poisson codes still images, but mnist-saccades "
+                            "streams its own events; leave encoding out")
+    config = nv.Config(dataset="mnist-saccades", model="scnn_mnist", n_test=5, n_train=5,
+                       data_dir=str(data_dir), cache_dir=str(tmp_path))
+    data = nv.pipeline.load_data(config)
+    with pytest.raises(ModelError) as e:
+        nv.pipeline.model_spec(config, data)
+    assert str(e.value) == ("model scnn_mnist takes mnist's inputs of shape (28, 28, 1), but "
+                            "mnist-saccades gives (34, 34, 2); use model scnn_nmnist")
+
+
+@pytest.mark.slow
+def test_scnn_nmnist_end_to_end_with_events_streamed(data_dir, tmp_path):
+    """The default model of the event data set, trained on frames, its test
+    recordings streamed 300 steps each into NengoDL and the emulator, the
+    events straight to the chip's first layer."""
+    config = nv.Config(
+        dataset="mnist-saccades", n_train=3000, epochs=2, n_test=12,
+        backends=["keras", "nengo-dl", "loihi-emulator"], batch_size=12,
+        data_dir=str(data_dir), cache_dir=str(tmp_path), progress=False,
+    )
+    result = nv.pipeline.run(config, log=lambda *a: None)
+    assert result.model == "scnn_nmnist" and result.dataset == "mnist-saccades"
+    assert result.config.n_steps == 300 and result.config.input_synapse == 0.2
+    emulator = result.backends["loihi-emulator"]
+    assert all(layer.where == "chip" for layer in emulator.placement.layers.values())
+    keras = result.backends["keras"].accuracy
+    assert keras >= 0.7
+    for name in ("nengo-dl", "loihi-emulator"):
+        assert result.backends[name].accuracy >= keras - 0.25, name
+    assert result.comparison.agreement["nengo-dl"]["loihi-emulator"] >= 0.8
+    assert result.images.shape == (12, 34, 34, 2)
+    result.write(tmp_path / "report")  # plots of two-channel frames included
+    assert (tmp_path / "report" / "report.md").is_file()
