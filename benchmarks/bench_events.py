@@ -108,20 +108,28 @@ def measure(args):
           f"per saccade {results['saccade_fractions']}; wrote {out / 'events_data.json'}")
 
 
+def _costs(b):
+    """Per sample: input spikes (events or a code's spikes; 0 for held pixels),
+    neuron spikes, synaptic operations (the input's included) and chip energy."""
+    spikes = dict(b.spikes_per_inference)
+    sent = spikes.pop("input", 0.0)
+    return dict(
+        input_spikes_per_sample=round(sent), neuron_spikes_per_sample=round(sum(spikes.values())),
+        synops_per_sample=round(sum(b.synops_per_inference.values())),
+        energy_joules_per_sample=b.energy.total_joules if b.energy is not None else None,
+    )
+
+
 def _summary(result):
     parts = {}
     for name, b in result.backends.items():
         parts[name] = dict(
             n_test=b.n_test, accuracy=b.accuracy, seconds=round(b.seconds, 1),
+            accuracy_by_step=[round(a, 4) for a in b.accuracy_by_step],
             readout=b.readout, firing_rates={k: round(v, 2) for k, v in b.firing_rates.items()},
         )
         if b.spiking:
-            parts[name].update(
-                spikes_per_sample=round(sum(b.spikes_per_inference.values())),
-                synops_per_sample=round(sum(b.synops_per_inference.values())),
-            )
-            if b.energy is not None:
-                parts[name]["energy_joules_per_sample"] = b.energy.total_joules
+            parts[name].update(_costs(b))
         print(f"{name}: {b.accuracy:.2%} on {b.n_test} ({b.seconds:.0f} s)", flush=True)
     return parts
 
@@ -177,13 +185,11 @@ def encodings(args):
         rows[name] = dict(
             accuracy=b.accuracy, readout=b.readout, n_test=b.n_test,
             accuracy_by_step=[round(a, 4) for a in b.accuracy_by_step],
-            spikes_per_sample=round(sum(b.spikes_per_inference.values())),
-            synops_per_sample=round(sum(b.synops_per_inference.values())),
-            energy_joules_per_sample=b.energy.total_joules if b.energy else None,
             cores=b.placement.totals["cores"], seconds=round(b.seconds, 1),
-            keras_accuracy=result.backends["keras"].accuracy,
+            keras_accuracy=result.backends["keras"].accuracy, **_costs(b),
         )
-        print(f"  emulator {b.accuracy:.2%}, {rows[name]['spikes_per_sample']:,} spikes, "
+        print(f"  emulator {b.accuracy:.2%}, {rows[name]['input_spikes_per_sample']:,} input "
+              f"and {rows[name]['neuron_spikes_per_sample']:,} neuron spikes, "
               f"{b.seconds:.0f} s", flush=True)
     results = dict(model="scnn_mnist", epochs=args.epochs, n_steps=args.n_steps,
                    encodings=rows, date=datetime.date.today().isoformat(), machine=machine())
@@ -207,7 +213,8 @@ def draw_encodings(args):
     for name, row in results["encodings"].items():
         curve = np.asarray(row["accuracy_by_step"]) * 100
         ax.plot(np.arange(1, len(curve) + 1), curve,
-                label=f"{name} ({row['accuracy']:.2%}, {row['spikes_per_sample']:,} spikes)")
+                label=f"{name} ({row['accuracy']:.2%}, "
+                      f"{row['energy_joules_per_sample'] * 1e6:.0f} µJ)")
     ax.set_xlabel("step (1 ms)")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)

@@ -125,7 +125,6 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
         ``LocalCluster``'s workers count but an external scheduler's do not).
     """
     from .sharding import run_sharded, workers_of
-
     from .stimulus import as_inputs
 
     images = as_inputs(images)
@@ -149,6 +148,9 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
                     run = run_sharded(backend.name, ctx, digits, client, workers_of(client))
                 run.seconds = time.perf_counter() - start
             run.peak_memory = memory.peak
+            if run.spiking and digits.spikes is not None:
+                # what was sent, for the synaptic operations it causes
+                run.input_spikes = digits.spike_totals(ctx.n_steps, ctx.dt)
             runs[backend.name] = run
     finally:
         if client is not None:
@@ -193,7 +195,11 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     reference = reference or names[0]
     n_classes = runs[names[0]].traces.shape[-1]
     fan_outs, unknown = {}, {}
-    for layer in neuron_layers(model):
+    # spikes sent to the input drive the first layer's synapses, on the chip
+    # too: the input layer counts as a layer of spike sources
+    source = model.layers[0].name
+    sources = [source] if any(r.input_spikes is not None for r in runs.values()) else []
+    for layer in sources + neuron_layers(model):
         try:
             fan_outs[layer] = operations.fan_out(model, layer)
         except ValueError as e:
@@ -213,6 +219,12 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
         nrmse, corr = metrics.trace_error(
             run.traces[:shared], runs[reference].traces[:shared], output_synapse, dt
         )
+        counts, rates = run.spike_counts, run.firing_rates
+        if run.spiking and run.input_spikes is not None:
+            counts = {source: run.input_spikes, **counts}
+            seconds = n * n_steps * dt
+            rates = {source: float(run.input_spikes.sum() / (run.input_spikes.size * seconds)),
+                     **rates}
         result = BackendResult(
             name=name,
             description=get_backend(name).description,
@@ -230,15 +242,15 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
             readout={rule: float(np.mean(p == truth)) for rule, p in rules.items()},
             **metrics.macro_scores(confusion),
             confusion=confusion.tolist(),
-            firing_rates={k: round(v, 3) for k, v in run.firing_rates.items()},
+            firing_rates={k: round(v, 3) for k, v in rates.items()},
             trace_error=TraceError(reference=reference, n_digits=shared,
                                    nrmse=_floats(nrmse), correlation=_floats(corr)),
             placement=Placement.from_dict(run.placement) if run.placement else None,
             run=run,
         )
         if run.spiking:
-            spikes = {k: float(c.sum() / n) for k, c in run.spike_counts.items()}
-            synops = operations.synaptic_ops(run.spike_counts, fan_outs, n)
+            spikes = {k: float(c.sum() / n) for k, c in counts.items()}
+            synops = operations.synaptic_ops(counts, fan_outs, n)
             result.spikes_per_inference = spikes
             result.synops_per_inference = {k: sum(v.values()) for k, v in synops.items()}
             if run.placement:

@@ -100,7 +100,9 @@ def fan_out(model, layer_name):
         operations are not counted rather than miscounted.
     """
     start = model.get_layer(layer_name)
-    shape = (1,) + tuple(start.output_shape[1:])
+    # an InputLayer gives its shape in a list of one
+    out_shape = start.output_shape[0] if isinstance(start.output_shape, list) else start.output_shape
+    shape = (1,) + tuple(out_shape[1:])
     totals = {}
 
     def walk(layer, x):

@@ -248,7 +248,8 @@ def context(config, model, data, log=print):
 
     return RunContext(
         model=model, n_steps=config.n_steps, emulator_batch=config.emulator_batch,
-        synapse=config.synapse, input_synapse=config.input_synapse, batch_size=config.batch_size, seed=config.seed,
+        synapse=config.synapse, input_synapse=config.input_synapse,
+        batch_size=config.batch_size, seed=config.seed,
         progress=config.progress, log=log,
         record=choose_recording(model, data.images, n_digits=config.record_digits,
                                 seed=config.seed),

@@ -347,9 +347,16 @@ class Result:
         return parse_synapse(self.config.output_synapse)
 
     @property
+    def item(self):
+        """What one test sample is called ("digit", "recording")."""
+        from .datasets import get_dataset
+
+        return get_dataset(self.dataset).item
+
+    @property
     def test_indices(self):
-        return (f"the first digits of the {self.dataset.upper()} test set, in order; each "
-                f"backend ran the first backends.NAME.n_test of them")
+        return (f"the first {self.item}s of the {self.dataset.upper()} test set, in order; "
+                f"each backend ran the first backends.NAME.n_test of them")
 
     def to_dict(self):
         """``results.json``: plain JSON types, keys as the command line always wrote them."""
@@ -364,8 +371,12 @@ class Result:
             cluster=dict(workers=c.workers, scheduler=c.scheduler),
             seed=c.seed,
             dt=self.dt,
+            encoding=c.encoding,
+            input_rate=c.input_rate,
+            input_synapse=c.input_synapse,
             synapse=c.synapse,
             output_synapse=c.output_synapse,
+            readout=c.readout,
             last_k=c.last_k,
             neuron=self.neuron,
             calibration=self.calibration,

@@ -82,7 +82,7 @@ def custom_objects():
     return {cls.__name__: cls for cls in ACTIVATIONS.values()}
 
 
-def run_shard(name, ctx_bytes, model_bytes, images, start):
+def run_shard(name, ctx_bytes, model_bytes, inputs, start):
     """One shard on a worker: ``(start, BackendRun)``.
 
     The worker owns one thread, so compiled loops use one as well.
@@ -95,7 +95,7 @@ def run_shard(name, ctx_bytes, model_bytes, images, start):
     with tf.keras.utils.custom_object_scope(custom_objects()):
         model = pickle.loads(model_bytes)
     ctx = replace(pickle.loads(ctx_bytes), model=model, engine_threads=1)
-    return start, get_backend(name).run(ctx, images)
+    return start, get_backend(name).run(ctx, inputs)
 
 
 def _first(rows, n):
@@ -129,19 +129,17 @@ def merge_runs(parts, ctx, n_images):
     )
 
 
-def run_sharded(name, ctx, images, client, n_workers):
-    """Run backend ``name`` on ``images`` as shards on ``client``'s cluster."""
+def run_sharded(name, ctx, inputs, client, n_workers):
+    """Run backend ``name`` on ``inputs`` (:class:`.stimulus.Inputs`) as shards on
+    ``client``'s cluster."""
     from tqdm.auto import tqdm
     from dask.distributed import as_completed
 
-    bounds = shard_bounds(len(images), SHARDS_PER_WORKER * max(1, n_workers))
+    bounds = shard_bounds(len(inputs), SHARDS_PER_WORKER * max(1, n_workers))
     # the progress bar counts digits as shards finish; workers show none
     quiet = replace(ctx, model=None, progress=False, log=_no_log)
     ctx_bytes, model_bytes = pickle.dumps(quiet), pickle.dumps(ctx.model)
-    from .stimulus import as_inputs
-
     # each shard carries its own samples' events only, not the whole set
-    inputs = as_inputs(images)
     futures = [
         client.submit(run_shard, name, ctx_bytes, model_bytes, inputs[a:b].detached(), a,
                       pure=False)
@@ -149,12 +147,12 @@ def run_sharded(name, ctx, images, client, n_workers):
     ]
     sizes = {f.key: b - a for f, (a, b) in zip(futures, bounds)}
     parts = []
-    with tqdm(total=len(images), desc=f"{name} ({len(bounds)} shards)", unit="digit",
+    with tqdm(total=len(inputs), desc=f"{name} ({len(bounds)} shards)", unit="digit",
               disable=not ctx.progress) as bar:
         for future in as_completed(futures):
             parts.append(future.result())
             bar.update(sizes[future.key])
-    return merge_runs(parts, ctx, len(images))
+    return merge_runs(parts, ctx, len(inputs))
 
 
 def _no_log(*args):

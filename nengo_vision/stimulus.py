@@ -157,6 +157,14 @@ class Inputs:
         return self.spikes.counts(self.images[start:stop], self.indices[start:stop],
                                   n_steps, dt)
 
+    def spike_totals(self, n_steps, dt, batch=100):
+        """``(D,)`` int64: each input element's spikes summed over all samples
+        (made ``batch`` samples at a time: all at once may not fit)."""
+        total = np.zeros(self.size, np.int64)
+        for start in range(0, len(self), batch):
+            total += self.counts(n_steps, dt, start, start + batch).sum(axis=(0, 1), dtype=np.int64)
+        return total
+
     def values(self, n_steps, dt, start=0, stop=None):
         """``(B, n_steps, D)`` float32: the input node's value at every step."""
         stop = len(self) if stop is None else min(stop, len(self))

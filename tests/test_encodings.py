@@ -7,6 +7,8 @@ import pytest
 from conftest import context, last_step_predictions
 from nengo_vision.backends import get_backend
 from nengo_vision.encodings import encoding_names, get_encoding
+from nengo_vision.harness import compare as compare_runs
+from nengo_vision.harness import run_backends
 from nengo_vision.errors import ConfigError
 from nengo_vision.stimulus import EncodedSpikes, Inputs
 
@@ -122,7 +124,7 @@ def test_spikes_to_the_chip_engine_equals_nengo_loihi(trained, test_digits):
     inputs = _poisson_inputs(x[:n], n_steps, rate=1000.0)
     assert inputs.counts(n_steps, DT).max() >= 2
     ctx = context(trained, n_steps=n_steps, emulator_batch=5)
-    ours = get_backend("loihi-emulator").run(ctx, inputs)
+    ours = run_backends(ctx, ["loihi-emulator"], inputs)["loihi-emulator"]
     theirs = get_backend("nengo-loihi-emulator").run(ctx, inputs)
     assert ours.placement["conv0"]["where"] == "chip"  # no host encoder
     np.testing.assert_array_equal(ours.traces, theirs.traces)
@@ -130,6 +132,28 @@ def test_spikes_to_the_chip_engine_equals_nengo_loihi(trained, test_digits):
         np.testing.assert_array_equal(ours.spike_counts[name], theirs.spike_counts[name])
         assert ours.spike_counts[name].sum() > 100, name
     assert (last_step_predictions(ours.traces) == y[:n]).mean() >= 0.75
+    _input_spikes_are_counted(trained, ours, inputs, y[:n], n_steps)
+
+
+def _input_spikes_are_counted(trained, run, inputs, labels, n_steps):
+    """The spikes sent to the chip are the input layer's: each drives its
+    pixel's synapses into conv0 (3x3 'valid', 32 filters: a pixel away from the
+    border reaches 9 x 32), and the chip's energy counts those operations."""
+    model, _ = trained
+    sent = inputs.counts(n_steps, DT).sum(axis=(0, 1))
+    np.testing.assert_array_equal(run.input_spikes, sent)
+    b = compare_runs({"loihi-emulator": run}, labels, model, n_steps, None).backends[
+        "loihi-emulator"]
+    n = len(labels)
+    rows = np.minimum(np.arange(28), 25) - np.maximum(np.arange(28) - 2, 0) + 1
+    fan_out = np.outer(rows, rows).ravel() * 32
+    assert b.spikes_per_inference["input"] == pytest.approx(sent.sum() / n)
+    assert b.synops_per_inference["input"] == pytest.approx(sent @ fan_out / n)
+    assert b.firing_rates["input"] == pytest.approx(sent.sum() / (784 * n * n_steps * DT),
+                                                    abs=1e-3)
+    on_chip = b.synops_per_inference["input"] + b.synops_per_inference["conv0"] \
+        + b.synops_per_inference["conv1"]  # conv2's go to the output, on the host
+    assert b.energy.counts["synaptic_op"] == pytest.approx(on_chip)
 
 
 def test_encoded_spikes_run_in_nengo_dl_and_nengo(trained, test_digits):

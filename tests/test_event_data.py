@@ -116,7 +116,7 @@ def test_scnn_nmnist_end_to_end_with_events_streamed(data_dir, tmp_path):
     recordings streamed 300 steps each into NengoDL and the emulator, the
     events straight to the chip's first layer."""
     config = nv.Config(
-        dataset="mnist-saccades", n_train=3000, epochs=2, n_test=12,
+        dataset="mnist-saccades", n_train=3000, epochs=4, n_test=12,
         backends=["keras", "nengo-dl", "loihi-emulator"], batch_size=12,
         data_dir=str(data_dir), cache_dir=str(tmp_path), progress=False,
     )

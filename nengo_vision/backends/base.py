@@ -114,6 +114,10 @@ class BackendRun:
     peak_memory : int
         Peak resident memory of the process during the run, in bytes (set by
         the harness).
+    input_spikes : ndarray or None
+        ``(input size,)`` spikes sent to each input element, summed over all
+        digits, where the input was spikes (set by the harness); None for
+        values held at every step.
     """
 
     traces: np.ndarray
@@ -125,6 +129,7 @@ class BackendRun:
     voltages: np.ndarray = None
     spiking: bool = True
     peak_memory: int = 0
+    input_spikes: np.ndarray = None
 
 
 class Backend:

@@ -31,7 +31,7 @@ class NengoBackend(Backend):
 
         inputs = as_inputs(inputs)
         cn = convert(ctx.model, spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage,
-                 input_synapse=ctx.input_synapse)
+                     input_synapse=ctx.input_synapse)
         # a function for the engine to replace with the digits (a constant
         # output would be built into the simulator as a fixed signal)
         cn.input.output = lambda t: np.zeros(cn.input.size_out)

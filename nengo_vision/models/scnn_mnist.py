@@ -15,13 +15,18 @@ from . import register_model
 )
 def build(activation):
     """Build the Keras model; ``activation`` is the shared LIF rate activation."""
+    return scnn(activation, (28, 28, 1), "scnn_mnist")
+
+
+def scnn(activation, input_shape, name):
+    """The three LIF convolutions and the linear readout, on ``input_shape``."""
     import tensorflow as tf
 
     # Biases start at the LIF threshold (input current gain * bias = 1), so that
     # every neuron starts at the edge of firing, as a ReLU does at 0; otherwise
     # most neurons of a Glorot-initialised layer start silent.
     at_threshold = tf.keras.initializers.Constant(1.0 / activation.gain)
-    inp = tf.keras.Input(shape=(28, 28, 1), name="input")
+    inp = tf.keras.Input(shape=input_shape, name="input")
     x = tf.keras.layers.Conv2D(
         32, 3, activation=activation, bias_initializer=at_threshold, name="conv0"
     )(inp)
@@ -35,4 +40,4 @@ def build(activation):
     )(x)
     x = tf.keras.layers.Flatten(name="flatten")(x)
     out = tf.keras.layers.Dense(10, name="output")(x)
-    return tf.keras.Model(inp, out, name="scnn_mnist")
+    return tf.keras.Model(inp, out, name=name)

@@ -52,17 +52,43 @@ def digits_sentence(result):
             + "; ".join(parts) + ". Comparisons between two backends use the digits both ran.")
 
 
+def presentation_sentence(result):
+    """How the backends received each test sample: held, coded as spikes, or streamed."""
+    from ..datasets import get_dataset
+    from ..encodings import get_encoding
+
+    c, dataset = result.config, get_dataset(result.dataset)
+    steps = f"{c.n_steps} steps of {result.dt * 1000:g} ms"
+    if dataset.n_steps:
+        text = (f"Each {dataset.item}'s events are streamed over {steps}, each event a "
+                f"spike into the first layer (on Loihi straight onto the chip, with no "
+                f"encoder on the host); the ANN sees the recording collapsed to a frame")
+    elif get_encoding(c.encoding).spiking:
+        text = (f"Each {dataset.item} is sent as `{c.encoding}`-coded spikes (a full pixel "
+                f"at {c.input_rate:g} Hz) for {steps}, on Loihi straight onto the chip's "
+                f"first layer; the ANN sees the image")
+    else:
+        text = f"Each {dataset.item} is held for {steps}"
+    if c.input_synapse is not None:
+        text += f", through a {_tau(c.input_synapse)} lowpass on the input"
+    return text + "."
+
+
 def header(result):
     c = result.config
     most = max((b.n_test for b in result.backends.values()), default=0)
+    if c.readout == "integrate":
+        rule = "its unfiltered output summed from the first step"
+    else:
+        rule = f"its output filtered by a {_tau(c.output_synapse)} lowpass, at the last step"
     return [
-        f"# Comparison report: `{result.model}` on {most:,} {result.dataset.upper()} test digits",
+        f"# Comparison report: `{result.model}` on {most:,} {result.dataset.upper()} test "
+        f"{result.item}s",
         "",
-        f"{digits_sentence(result)} Each digit is held for {c.n_steps} steps of "
-        f"{result.dt * 1000:g} ms. Model trained for {_plural(result.training['epochs'], 'epoch')} "
+        f"{digits_sentence(result)} {presentation_sentence(result)} Model trained for "
+        f"{_plural(result.training['epochs'], 'epoch')} "
         f"through the rate curve of the `{result.neuron['type']}` neuron. "
-        f"Unless said otherwise, a backend's class is read from its output "
-        f"filtered by a {_tau(c.output_synapse)} lowpass, at the last step. "
+        f"Unless said otherwise, a backend's class is read from {rule}. "
         f"Run on {result.date} ({result.machine}).",
         "",
         "Backends: " + "; ".join(f"**{n}**: {b.description}"
