@@ -237,7 +237,8 @@ def main(argv=None):
     parser.add_argument("--n-steps", type=SETTING["n_steps"].parse, default=30,
                         help="steps per still digit (--part encodings)")
     parser.add_argument("--batch-size", type=SETTING["batch_size"].parse, default=25,
-                        help="NengoDL's digits per batch (300 steps: ~0.3 GB each)")
+                        help="NengoDL's digits per batch (every layer probed for 300 steps: "
+                             "~70 MB each)")
     parser.add_argument("--emulator-digits", type=SETTING["n_test"].parse, default=10000)
     parser.add_argument("--nengo-dl-digits", type=SETTING["n_test"].parse, default=500)
     parser.add_argument("--data-dir", default=None)

@@ -570,13 +570,18 @@ class Config:
                 f"({', '.join(self.backends)}); choose one of them or add it to "
                 f"{option['backends']}"
             )
+        from .datasets import get_dataset
         from .encodings import get_encoding
 
         get_encoding(self.encoding).check(self.input_rate, 0.001, option["input_rate"])
+        # an event data set streams its whole recordings unless n_steps is given
+        n_steps = self.n_steps
+        if not Config.n_steps.is_set(self):
+            n_steps = get_dataset(self.dataset).n_steps or n_steps
         # the default (10) is capped at n_steps by the readout; a K given is not
-        if Config.last_k.is_set(self) and self.last_k > self.n_steps:
+        if Config.last_k.is_set(self) and self.last_k > n_steps:
             raise ConfigError(
                 f"{option['last_k']} {self.last_k} is more than {option['n_steps']} "
-                f"{self.n_steps}; average at most the {self.n_steps} steps there are"
+                f"{n_steps}; average at most the {n_steps} steps there are"
             )
         return self

@@ -317,49 +317,32 @@ def convert(model, spiking=True, synapse=None, run_as=None, voltage=None, input_
     )
 
 
-def _scaled(transform, factor):
-    """``transform`` times ``factor``, as a new transform of the same kind."""
-    if isinstance(transform, nengo.Convolution):
-        return nengo.Convolution(
-            transform.n_filters, transform.input_shape.shape,
-            kernel_size=transform.kernel_size, strides=transform.strides,
-            padding=transform.padding, channels_last=transform.channels_last,
-            init=np.asarray(transform.init) * factor,
-        )
-    if isinstance(transform, nengo.Dense):
-        return nengo.Dense(transform.shape, init=np.asarray(transform.init) * factor)
-    if isinstance(transform, nengo.transforms.NoTransform):
-        return factor
-    raise ModelError(
-        f"cannot send input spikes straight to the chip through a "
-        f"{type(transform).__name__} transform; use --encoding analog"
-    )
-
-
 def feed_chip(cn, amplitude, dt):
     """Make ``cn``'s input spikes go straight to the chip's first layer.
 
     The input node is replaced by nengo-loihi's ``ChipReceiveNeurons``: a
     spike input on the chip, with no encoder neurons on the host (what
     nengo-loihi does for spikes of host neurons and for its DVS input).
-    Spikes there are what the backend puts on its axons; nengo-loihi scales
-    weights out of it by ``1 / dt`` (a nengo spike's height), so each
-    connection's transform is scaled by ``amplitude * dt``: one spike then adds
-    what ``amplitude`` at the input node for one step adds in nengo. Changes
-    ``cn`` in place (``cn.input`` becomes the new node, ``cn.input_on_chip``
-    True) and returns it.
+    Spikes there are what the backend puts on its axons. nengo-loihi weighs
+    each by ``neuron_type.amplitude / dt`` (a nengo spike's area is its
+    amplitude), so an amplitude of ``amplitude * dt`` makes one spike add what
+    ``amplitude`` at the input node for one step adds in nengo. Changes ``cn``
+    in place (``cn.input`` becomes the new node, ``cn.input_on_chip`` True) and
+    returns it.
     """
     from nengo_loihi.builder.inputs import ChipReceiveNeurons
 
     old = cn.input
     conns = [c for c in cn.net.all_connections if c.pre_obj is old]
     with cn.net:
-        node = ChipReceiveNeurons(old.size_out, label="input spikes")
+        node = ChipReceiveNeurons(
+            old.size_out, neuron_type=nengo.SpikingRectifiedLinear(amplitude=amplitude * dt),
+            label="input spikes",
+        )
         for c in conns:
             nengo.Connection(
                 node if c.pre_slice == slice(None) else node[c.pre_slice], c.post,
-                transform=_scaled(c.transform, amplitude * dt), synapse=c.synapse,
-                label=c.label,
+                transform=c.transform, synapse=c.synapse, label=c.label,
             )
     for sub in [cn.net] + cn.net.all_networks:
         sub.connections[:] = [c for c in sub.connections if c not in conns]

@@ -188,7 +188,7 @@ class Latency(Encoding):
         return float(n_steps)
 
     def counts(self, x, n_steps, rate, dt, seeds):
-        x = np.asarray(x, np.float64)
+        x = np.clip(np.asarray(x, np.float64), 0, 1)  # brighter than 1 fires at once
         out = np.zeros((len(x), n_steps, x.shape[1]), np.uint8)
         b, d = np.nonzero(x > 0)
         when = np.rint((1 - x[b, d]) * (n_steps - 1)).astype(np.intp)

@@ -131,6 +131,7 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
     n_digits = n_digits or {}
     backends = [get_backend(n) for n in names]
     for backend in backends:
+        backend.check_inputs(images.spikes is not None)
         backend.check()  # fail before any slow work
     client = None if cluster is None or cluster.in_process else cluster.client()
     runs = {}
@@ -197,7 +198,7 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     fan_outs, unknown = {}, {}
     # spikes sent to the input drive the first layer's synapses, on the chip
     # too: the input layer counts as a layer of spike sources
-    source = model.layers[0].name
+    source = model.input_names[0]
     sources = [source] if any(r.input_spikes is not None for r in runs.values()) else []
     for layer in sources + neuron_layers(model):
         try:

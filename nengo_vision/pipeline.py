@@ -69,9 +69,11 @@ def load_data(config):
         )
     tau = (config.input_synapse if Config.input_synapse.is_set(config)
            else dataset.input_synapse)
+    # event frames are what the input synapse holds at the run's last step
+    n_steps = config.n_steps if Config.n_steps.is_set(config) else None
     splits = dataset.load(config.data_dir, n_train=config.n_train, n_test=config.n_test,
                           cache_dir=config.cache_dir or default_cache_dir(),
-                          input_synapse=tau, progress=config.progress)
+                          input_synapse=tau, n_steps=n_steps, progress=config.progress)
     for name, n, total, what in (
         ("n_test", config.n_test, splits.n_test_total or len(splits.x_test), "test"),
         ("n_train", config.n_train, splits.n_train_total or len(splits.x_train), "training"),
@@ -154,6 +156,15 @@ def model_spec(config, data):
     return spec
 
 
+def spike_input(config):
+    """Whether the backends receive spikes (an event data set's events, or a
+    spike encoding of still images) rather than values held at every step."""
+    from .datasets import get_dataset
+    from .encodings import get_encoding
+
+    return bool(get_dataset(config.dataset).n_steps) or get_encoding(config.encoding).spiking
+
+
 def preflight(config):
     """What can be checked from the settings alone, in a moment: the settings
     together, that every backend can run here, that the cache folder is writable."""
@@ -162,7 +173,9 @@ def preflight(config):
     from .training import default_cache_dir
 
     config.check()
+    spikes = spike_input(config)
     for name in config.backends:
+        get_backend(name).check_inputs(spikes)
         get_backend(name).check()
     check_writable(config.cache_dir or default_cache_dir(), config.label("cache_dir"))
 
@@ -185,10 +198,8 @@ def check(config, spec, data):
         check_biases(folded)  # a layer without a bias cannot be calibrated
     if any(get_backend(name).needs_chip for name in config.backends):
         from .backends.loihi import check_placement
-        from .encodings import get_encoding
 
-        spikes = data.events is not None or get_encoding(config.encoding).spiking
-        check_placement(folded, synapse=config.synapse, spike_input=spikes)
+        check_placement(folded, synapse=config.synapse, spike_input=spike_input(config))
 
 
 def train(config, data, spec=None, log=print):

@@ -1,8 +1,8 @@
 """What the backends are fed, step by step: still images held, encoded spikes, or events.
 
 :class:`Inputs` is the test set as every backend receives it. Its ``images`` are
-what the ANN sees: the still images, or for event data each recording's mean
-input over the presentation. Its ``spikes`` (None for images held at every
+what the ANN sees: the still images, or for event data each recording's frame
+(what the input synapse holds at the last step, :mod:`.datasets.event_data`). Its ``spikes`` (None for images held at every
 step) give spike counts per time step; a spike carries ``spikes.amplitude``
 into the network:
 

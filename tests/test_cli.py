@@ -87,6 +87,8 @@ def assert_one_line_error(status, err, expected):
     (["--input-synapse", "-0.1"], "argument --input-synapse: must be a positive time constant in seconds, or 'none' for no filter, got '-0.1' (see --help)"),
     (["--readout", "max"], "argument --readout: must be one of last, integrate, got 'max' (see --help)"),
     (["--dataset", "nmnist", "--encoding", "poisson", "--n-test", "5"], "--encoding poisson codes still images, but nmnist streams its own events; leave --encoding out"),
+    (["--backends", "keras,loihi", "--encoding", "regular"], "backend loihi cannot take input spikes (a spike --encoding or an event data set): nengo-loihi sends them to the chip once, when the network is built, not digit by digit; use --backends loihi-emulator, or --encoding analog for still images"),
+    (["--backends", "loihi", "--dataset", "mnist-saccades"], "backend loihi cannot take input spikes (a spike --encoding or an event data set): nengo-loihi sends them to the chip once, when the network is built, not digit by digit; use --backends loihi-emulator, or --encoding analog for still images"),
 ])
 def test_bad_numbers(capsys, tmp_path, args, expected):
     status, err = run_main(capsys, *args, "--out", str(tmp_path / "out"))

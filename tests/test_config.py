@@ -70,6 +70,11 @@ def test_values_are_normalised():
 
 @pytest.mark.parametrize("settings, message", [
     (dict(last_k=40), "last_k 40 is more than n_steps 30; average at most the 30 steps there are"),
+    # an event data set's recordings last 300 steps unless n_steps is given
+    (dict(dataset="mnist-saccades", last_k=400),
+     "last_k 400 is more than n_steps 300; average at most the 300 steps there are"),
+    (dict(dataset="mnist-saccades", last_k=50, n_steps=40),
+     "last_k 50 is more than n_steps 40; average at most the 40 steps there are"),
     (dict(backends=["keras"], digits={"nengo": 5}),
      "digits names nengo, which is not among backends (keras); name a backend that runs"),
     (dict(workers=2, scheduler="tcp://127.0.0.1:8786"),
@@ -82,6 +87,10 @@ def test_settings_that_clash(settings, message):
     with pytest.raises(nv.ConfigError) as e:
         nv.Config(**settings).check()
     assert str(e.value) == message
+
+
+def test_last_k_fits_an_event_recording():
+    nv.Config(dataset="mnist-saccades", last_k=50).check()  # 50 of its 300 steps
 
 
 def test_every_setting_is_an_option_with_its_help():

@@ -72,6 +72,8 @@ def test_latency_code_fires_once_the_brighter_the_earlier():
     np.testing.assert_array_equal(c[0, :, 1:].sum(axis=0), [1, 1, 1])
     first = [int(np.flatnonzero(c[0, :, d])[0]) for d in (1, 2, 3)]
     assert first == [23, 12, 0]  # round((1 - x) * 29)
+    # brighter than 1: at once, not wrapped round to the end
+    assert np.flatnonzero(counts("latency", np.array([[1.3]]), n_steps)[0, :, 0]).tolist() == [0]
     assert get_encoding("latency").amplitude(1000.0, DT, n_steps) == n_steps
 
 

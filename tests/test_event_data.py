@@ -73,6 +73,18 @@ def test_mnist_saccades_data_set_makes_only_what_the_run_uses(data_dir, tmp_path
     assert dataset.default_model == "scnn_nmnist" and dataset.n_steps == 300
 
 
+def test_event_frames_follow_the_runs_steps(data_dir, tmp_path):
+    """With --n-steps 100 the backends stream the first 100 ms: the ANN's frame
+    is what the input synapse holds at step 100, not at the recording's end."""
+    dataset = get_dataset("mnist-saccades")
+    short = dataset.load(data_dir, n_train=4, n_test=3, cache_dir=tmp_path, n_steps=100)
+    np.testing.assert_array_equal(short.x_test,
+                                  event_frames(short.test_events, bin_weights(100)))
+    whole = dataset.load(data_dir, n_train=4, n_test=3, cache_dir=tmp_path)
+    assert not np.allclose(short.x_test, whole.x_test)
+    assert not np.allclose(short.x_train, whole.x_train)  # trained on what it will see
+
+
 def test_an_nmnist_folder_is_a_data_set(tmp_path, recordings):
     """Files named by number are taken in that order (classes mixed); the
     first N are read."""

@@ -152,6 +152,12 @@ class Backend:
         never trains for minutes and then fails on a missing dependency.
         """
 
+    def check_inputs(self, spikes):
+        """Raise BackendError if this backend cannot take the run's inputs:
+        ``spikes`` is True where they are spikes (a spike encoding, or events)
+        rather than values held at every step. Every backend here takes both
+        but the real chip."""
+
     def run(self, ctx, inputs):
         """Run ``inputs`` (:class:`.stimulus.Inputs`, or an array of images held
         at every step) and return a :class:`BackendRun`."""

@@ -8,7 +8,8 @@ from .base import Backend, Collector, register_backend
 @register_backend
 class KerasBackend(Backend):
     """The Keras model, run once per digit (on :attr:`.Inputs.images`: the still
-    image, or for events the frame of the recording's mean input).
+    image, or for events the recording's frame: what the input synapse holds
+    at the last step).
 
     The ANN has no time: its output is the same at every step, so its trace is
     the logits repeated ``n_steps`` times. Firing rates are the rates its LIF
@@ -24,7 +25,7 @@ class KerasBackend(Backend):
         from ..conversion import neuron_layers
         from ..stimulus import as_inputs
 
-        # the ANN sees the mean input: still images, or the events' frames
+        # the ANN sees the still images, or the events' frames
         images = as_inputs(inputs).images
         names = neuron_layers(ctx.model)
         layers = [ctx.model.get_layer(n) for n in names]

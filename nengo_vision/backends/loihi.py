@@ -301,6 +301,18 @@ class LoihiBackend(NengoLoihiEmulatorBackend):
                 "hardware/README.md) or use --backends loihi-emulator"
             )
 
+    def check_inputs(self, spikes):
+        if spikes:
+            # nengo-loihi sends a chip input's spikes to the board with the
+            # network, when the simulator is built (hardware/builder.py), so
+            # spikes queued digit by digit afterwards would never arrive
+            raise BackendError(
+                "backend loihi cannot take input spikes (a spike --encoding or an event "
+                "data set): nengo-loihi sends them to the chip once, when the network "
+                "is built, not digit by digit; use --backends loihi-emulator, or "
+                "--encoding analog for still images"
+            )
+
     def run(self, ctx, images):
         # nengo-loihi cannot reset the chip's state between digits, so on the chip
         # the digits follow each other without a reset, as in a continuous stream.

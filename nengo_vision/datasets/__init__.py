@@ -83,14 +83,15 @@ class Dataset:
         return len(self.classes)
 
     def load(self, data_dir=None, n_train=None, n_test=None, cache_dir=None,
-             input_synapse=None, progress=False):
+             input_synapse=None, n_steps=None, progress=False):
         """Return the :class:`Splits`; raise :class:`.DataError` saying what to fix.
 
         ``n_train`` and ``n_test`` say how many of the first samples the run
         uses: a data set that makes its samples may make only those. Made
-        samples are cached in ``cache_dir``. ``input_synapse``: the run's
-        input filter, which event frames are collapsed with. ``progress``:
-        show progress bars on long work.
+        samples are cached in ``cache_dir``. ``input_synapse`` and ``n_steps``
+        (None: the data set's own): the run's input filter and presentation,
+        which event frames are collapsed with. ``progress``: show progress
+        bars on long work.
         """
         raise NotImplementedError
 

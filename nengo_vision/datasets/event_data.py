@@ -143,7 +143,7 @@ class MNISTSaccades(EventDataset):
                    "300 ms each, 60,000 train / 10,000 test")
 
     def load(self, data_dir=None, n_train=None, n_test=None, cache_dir=None,
-             input_synapse=INPUT_SYNAPSE, progress=False):
+             input_synapse=INPUT_SYNAPSE, n_steps=None, progress=False):
         from ..training import default_cache_dir
         from .event_set import mnist_saccades
         from .mnist import MNIST
@@ -152,7 +152,7 @@ class MNISTSaccades(EventDataset):
         cache_dir = Path(cache_dir or default_cache_dir())
         n_train = min(n_train or len(mnist.x_train), len(mnist.x_train))
         n_test = min(n_test or len(mnist.x_test), len(mnist.x_test))
-        weights = bin_weights(self.n_steps, input_synapse, self.event_gain)
+        weights = bin_weights(n_steps or self.n_steps, input_synapse, self.event_gain)
         train = made_frames(mnist.x_train[:n_train], mnist.y_train[:n_train], cache_dir,
                             weights, progress=_progress("making training events", progress))
         test = mnist_saccades(mnist.x_test[:n_test], mnist.y_test[:n_test], cache_dir,
@@ -173,8 +173,8 @@ class NMNIST(EventDataset):
     description = "N-MNIST recordings from --data-dir DIR (Train/ and Test/ folders of .bin)"
 
     def load(self, data_dir=None, n_train=None, n_test=None, cache_dir=None,
-             input_synapse=INPUT_SYNAPSE, progress=False):
-        from .event_set import read_nmnist_folder
+             input_synapse=INPUT_SYNAPSE, n_steps=None, progress=False):
+        from .event_set import nmnist_files, read_nmnist_folder, read_sensor_file
 
         if data_dir is None:
             raise DataError(
@@ -184,12 +184,17 @@ class NMNIST(EventDataset):
             )
         # files named by their MNIST index are read in that order, which mixes
         # the classes: the first N recordings are a fair sample
-        train = read_nmnist_folder(data_dir, "train", progress=_progress("reading Train", progress),
-                                   limit=n_train)
+        weights = bin_weights(n_steps or self.n_steps, input_synapse, self.event_gain)
+        shape = self.input_shape[:2]
+        # training needs frames only: each recording becomes one as it is read
+        # (all 60,000 recordings' events at once would take gigabytes)
+        files = nmnist_files(data_dir, "train", limit=n_train)
+        train = np.empty((len(files),) + tuple(self.input_shape), np.float32)
+        for i, (path, _) in enumerate(_progress("reading Train", progress)(files)):
+            train[i] = frame_of(read_sensor_file(path, shape), shape, weights)
         test = read_nmnist_folder(data_dir, "test", progress=_progress("reading Test", progress),
-                                  limit=n_test)
-        weights = bin_weights(self.n_steps, input_synapse, self.event_gain)
+                                  limit=n_test, shape=shape)
         return Splits(
-            event_frames(train, weights), train.labels, event_frames(test, weights), test.labels,
-            source=str(Path(data_dir).resolve()), test_events=test,
+            train, np.array([label for _, label in files]), event_frames(test, weights),
+            test.labels, source=str(Path(data_dir).resolve()), test_events=test,
         )

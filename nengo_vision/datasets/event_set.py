@@ -179,17 +179,40 @@ def read_nmnist_folder(data_dir, split, progress=None, shape=NMNIST_SHAPE, limit
     """The recordings of one split of an N-MNIST-layout folder.
 
     ``data_dir/Train/<class>/*.bin`` (or ``Test``), the class folders named by
-    their label (``0`` ... ``9``). ``shape`` is the sensor's ``(height,
-    width)``, the same for both splits (N-MNIST: 34×34; N-Caltech101: give
-    its own); an event outside it is an error. Files named by numbers (as
-    N-MNIST's are, by their MNIST index) are taken in the order of those
-    numbers, which mixes the classes; else class by class. ``limit``: read
-    only the first so many.
+    their label (``0`` ... ``9``), in the order of :func:`nmnist_files`.
+    ``shape`` is the sensor's ``(height, width)``, the same for both splits
+    (N-MNIST: 34×34; N-Caltech101: give its own); an event outside it is an
+    error. ``limit``: read only the first so many.
 
     Raises
     ------
     DataError
         Saying which folder or file is missing or bad.
+    """
+    files = nmnist_files(data_dir, split, limit)
+    loop = files if progress is None else progress(files)
+    recordings = [read_sensor_file(f, shape) for f, _ in loop]
+    return EventSet.from_recordings(recordings, [label for _, label in files], tuple(shape))
+
+
+def read_sensor_file(path, shape=NMNIST_SHAPE):
+    """One N-MNIST-format recording, refused if an event is outside ``shape``."""
+    r = read_nmnist(path)
+    h, w = shape
+    if len(r) and (r["y"].max() >= h or r["x"].max() >= w):
+        raise DataError(
+            f"{path} has events up to x={r['x'].max()}, y={r['y'].max()}, outside the "
+            f"{w}x{h} sensor given; pass the recordings' sensor shape (height, width)"
+        )
+    return r
+
+
+def nmnist_files(data_dir, split, limit=None):
+    """``[(path, label), ...]`` of one split of an N-MNIST-layout folder.
+
+    Files named by numbers (as N-MNIST's are, by their MNIST index) are taken
+    in the order of those numbers, which mixes the classes; else class by
+    class. ``limit``: only the first so many.
     """
     root = Path(data_dir)
     folder = root / NMNIST_SPLITS[split]
@@ -210,14 +233,4 @@ def read_nmnist_folder(data_dir, split, progress=None, shape=NMNIST_SHAPE, limit
         raise DataError(f"no .bin files in the class folders of {folder}")
     if all(f.stem.isdigit() for f, _ in files):
         files.sort(key=lambda item: (int(item[0].stem), item[1]))
-    files = files[:limit]
-    loop = files if progress is None else progress(files)
-    recordings = [read_nmnist(f) for f, _ in loop]
-    h, w = shape
-    for (f, _), r in zip(files, recordings):
-        if len(r) and (r["y"].max() >= h or r["x"].max() >= w):
-            raise DataError(
-                f"{f} has events up to x={r['x'].max()}, y={r['y'].max()}, outside the "
-                f"{w}x{h} sensor given; pass the recordings' sensor shape (height, width)"
-            )
-    return EventSet.from_recordings(recordings, [label for _, label in files], (h, w))
+    return files[:limit]

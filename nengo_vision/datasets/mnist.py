@@ -133,7 +133,7 @@ class MNIST(Dataset):
     item = "digit"
 
     def load(self, data_dir=None, n_train=None, n_test=None, cache_dir=None,
-             input_synapse=None, progress=False):
+             input_synapse=None, n_steps=None, progress=False):
         path = mnist_path(data_dir)
         arrays = _download() if path is None else _read_npz(path)
 
