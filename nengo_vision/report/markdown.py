@@ -45,10 +45,11 @@ def digits_sentence(result):
     for name, b in result.backends.items():
         counts.setdefault(b.n_test, []).append(f"`{name}`")
     if len(counts) == 1:
-        return f"Every backend ran the same {next(iter(counts)):,} digits ({result.test_indices})."
+        return (f"Every backend ran the same {next(iter(counts)):,} {result.item}s "
+                f"({result.test_indices}).")
     parts = [f"{', '.join(names)} on the first {n:,}"
              for n, names in sorted(counts.items(), reverse=True)]
-    return (f"The backends ran on the test digits ({result.test_indices}): "
+    return (f"The backends ran on the test {result.item}s ({result.test_indices}): "
             + "; ".join(parts) + ". Comparisons between two backends use the digits both ran.")
 
 

@@ -46,7 +46,7 @@ def digit_image(ax, result, digit=0):
         ax.imshow(diff, cmap="RdBu_r", vmin=-top, vmax=top)
     else:
         ax.imshow(image.squeeze(), cmap="gray")
-    ax.set_title(f"digit {digit}, label {result.labels[digit]}", fontsize=9)
+    ax.set_title(f"{result.item} {digit}, label {result.labels[digit]}", fontsize=9)
     ax.axis("off")
 
 
@@ -83,7 +83,8 @@ def accuracy(ax, result):
     ax.set_ylim(max(0.0, min(acc) - 10), 100)
     ax.set_ylabel("accuracy (%)")
     counts = sorted({b.n_test for b in result.backends.values()})
-    digits = f"{counts[0]:,} test digits" if len(counts) == 1 else "test digits as in the report"
+    digits = (f"{counts[0]:,} test {result.item}s" if len(counts) == 1
+              else f"test {result.item}s as in the report")
     ax.set_title(f"Accuracy at the last step ({digits})")
 
 
@@ -254,7 +255,7 @@ def rasters_figure(fig, result, digit=0):
     for ax in axes[-1]:
         ax.set_xlabel("time (ms)")
     n = next(iter(spiking.values())).run.rasters[layers[0]].shape[2]
-    fig.suptitle(f"Spike rasters of {n} random neurons per layer, digit {digit}")
+    fig.suptitle(f"Spike rasters of {n} random neurons per layer, {result.item} {digit}")
     return fig
 
 
@@ -269,7 +270,7 @@ def voltages_figure(fig, result, digit=0):
         voltage(axes[j, 0], result, j, digit)
     axes[0, 0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     axes[-1, 0].set_xlabel("time (ms)")
-    fig.suptitle(f"Membrane voltage, digit {digit} (units of the firing threshold, "
+    fig.suptitle(f"Membrane voltage, {result.item} {digit} (units of the firing threshold, "
                  f"dotted line; reset to 0 after a spike)")
     return fig
 
