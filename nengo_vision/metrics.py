@@ -117,10 +117,6 @@ def readout_predictions(traces, k, synapse, dt=0.001):
     }
 
 
-#: The readouts the headline accuracy, accuracy by step and latency may use.
-HEADLINE_READOUTS = ("last", "integrate")
-
-
 def predictions_by_step(traces, synapse, dt=0.001, rule="last"):
     """The class at every step, ``(N, n_steps)``: by the filtered output at that
     step (``rule="last"``), or by the unfiltered output summed from the first

@@ -28,12 +28,9 @@ class SpikeSource:
     ----------
     amplitude : float
         The input value one spike carries (nengo units: held for one step).
-    description : str
-        For logs and reports.
     """
 
     amplitude = 1.0
-    description = ""
 
     def counts(self, images, indices, n_steps, dt):
         """``(B, n_steps, D)`` uint8 spike counts of the samples ``indices``
@@ -69,7 +66,6 @@ class EncodedSpikes(SpikeSource):
 
     def __post_init__(self):
         self.amplitude = self.encoding.amplitude(self.rate, self.dt, self.n_steps)
-        self.description = f"{self.encoding.name} code, top rate {self.rate:g} Hz"
 
     def counts(self, images, indices, n_steps, dt):
         flat = np.reshape(images, (len(images), -1))
@@ -90,9 +86,6 @@ class EventSpikes(SpikeSource):
 
     events: object
     amplitude: float = 1.0
-
-    def __post_init__(self):
-        self.description = "events binned per time step"
 
     def counts(self, images, indices, n_steps, dt):
         from .datasets.frames import time_bins
