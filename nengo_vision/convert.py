@@ -98,12 +98,7 @@ def run(argv=None, log=print):
     config = Config.from_options(**options)
     config.check()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    model = config.model
-    if not Config.model.is_set(config):  # the data set's own model
-        from .datasets import get_dataset
-
-        model = get_dataset(config.dataset).default_model
-    out = Path(out or Path("runs") / f"{Path(model).stem}-{stamp}")
+    out = Path(out or Path("runs") / f"{Path(pipeline.model_name(config)).stem}-{stamp}")
     check_writable(out, "--out")  # the cache folder is checked by the pipeline
     result = pipeline.run(config, log=log)
     result.write(out)

@@ -135,6 +135,15 @@ def activation(config, spec=None):
     return ACTIVATIONS[config.neuron](gain=config.gain, amplitude=config.amplitude, noise=noise)
 
 
+def model_name(config):
+    """``config.model``, or the data set's own model where the run names none."""
+    from .datasets import get_dataset
+
+    if Config.model.is_set(config):
+        return config.model
+    return get_dataset(config.dataset).default_model
+
+
 def model_spec(config, data):
     """The :class:`.ModelSpec` of ``config.model``: a zoo name or a model file
     (the data set's own model unless the run names one)."""
@@ -142,10 +151,7 @@ def model_spec(config, data):
     from .errors import ModelError
     from .models import find_model
 
-    name = config.model
-    if not Config.model.is_set(config):
-        name = data.dataset.default_model
-    spec = find_model(name, data.dataset.name, max_pool=config.max_pool)
+    spec = find_model(model_name(config), data.dataset.name, max_pool=config.max_pool)
     own = get_dataset(spec.dataset)
     if tuple(own.input_shape) != tuple(data.dataset.input_shape):
         raise ModelError(
