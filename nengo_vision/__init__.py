@@ -11,7 +11,8 @@ The library::
 
 :class:`Config` holds every setting; :mod:`.pipeline` runs the stages (data →
 model → train → calibrate → place → backends → compare); :class:`Result` is
-what they produce; :mod:`nengo_vision.plots` draws it on matplotlib ``Axes``.
+what they produce; :mod:`nengo_vision.plots` draws it on matplotlib ``Axes``;
+``nv.sweep(config, grid, folder)`` runs a grid of settings (:mod:`.sweep`).
 The command line (``python -m nengo_vision.convert``) is a thin shell over
 these. Importing the package loads neither TensorFlow nor pyplot and changes
 no global state of either; they are imported by the stages that need them.
@@ -29,7 +30,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "BackendError", "Config", "ConfigError", "DataError", "ModelError",
-    "NengoVisionError", "PlacementError", "Result", "pipeline", "plots", "run",
+    "NengoVisionError", "PlacementError", "Result", "pipeline", "plots", "run", "sweep",
 ]
 
 
@@ -39,4 +40,9 @@ def __getattr__(name):
         from .report import plots
 
         return plots
+    # ``nv.sweep(config, grid, folder)``: the module, which is callable
+    if name == "sweep":
+        import importlib
+
+        return importlib.import_module(".sweep", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

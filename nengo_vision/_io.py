@@ -29,6 +29,29 @@ def atomic_path(path):
         raise
 
 
+@contextlib.contextmanager
+def locked(path):
+    """Hold an exclusive lock named after ``path`` (``path.lock`` beside it)
+    while the ``with`` block runs; another process (or thread) asking for the
+    same lock waits until it is released.
+
+    Used around "load it from the cache, or make it and cache it", so that two
+    workers of a sweep never make the same thing twice: the second waits, then
+    finds it made. The lock file stays (removing it could let a third process
+    lock a file that a second one is about to lock).
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def check_writable(folder, label):
     """ConfigError now, before any slow work, if ``folder`` cannot be created or
     written; ``label`` names it in the message (``--out``, ``cache_dir``)."""

@@ -37,6 +37,7 @@ from .conversion import layer_activations
 # hardly follows the input any more); MAX_SATURATED: the most of a layer's
 # active rates allowed there
 from .defaults import HEADROOM, MAX_SATURATED, TRAIN_BATCH_SIZE
+from ._io import locked
 from .errors import ModelError
 from .training import LR, data_digest, fit, load_weights, save_weights
 
@@ -295,18 +296,19 @@ def calibrate(
     )
     path = _cache_path(base_cache, key)
     tune = dict(epochs=epochs, seconds=0.0, cached=False, cache=str(path))
-    if path.exists() and not retrain:
-        load_weights(model, path)
-        tune["cached"] = True
-        log(f"loaded calibrated parameters from {path}")
-    elif epochs:
-        log(f"fine-tuning through the calibrated rate curves: {epochs} epoch(s)")
-        tune["seconds"], tune["history"] = fit(
-            model, x_train, y_train, epochs, batch_size, augment, seed,
-            FINE_TUNE_LR, lr_decay=True,
-        )
-        tune["seconds"] = round(tune["seconds"], 1)
-        save_weights(model, path)
+    with locked(path):  # a sweep's workers fine-tune once
+        if path.exists() and not retrain:
+            load_weights(model, path)
+            tune["cached"] = True
+            log(f"loaded calibrated parameters from {path}")
+        elif epochs:
+            log(f"fine-tuning through the calibrated rate curves: {epochs} epoch(s)")
+            tune["seconds"], tune["history"] = fit(
+                model, x_train, y_train, epochs, batch_size, augment, seed,
+                FINE_TUNE_LR, lr_decay=True,
+            )
+            tune["seconds"] = round(tune["seconds"], 1)
+            save_weights(model, path)
 
     activations = layer_activations(model)
     after = {

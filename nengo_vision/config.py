@@ -108,10 +108,12 @@ def time_constant(value):
 
 
 def optional(check):
-    """``check``, but None passes (the setting is off)."""
+    """``check``, but None (or ``"none"``) passes: the setting is off."""
 
     def optional_check(value):
-        return None if value is None else check(value)
+        if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+            return None
+        return check(value)
 
     optional_check.__name__ = check.__name__
     return optional_check
@@ -352,6 +354,14 @@ class Config:
         "filtered output at the step; 'integrate', the unfiltered output summed from "
         "the first step (the evidence of a stream so far); the report shows every "
         "readout rule besides", metavar="{last,integrate}",
+    )
+    decision_margin = Setting(
+        None, optional(positive_float),
+        "stop each sample at the first step at which its readout's leading class is "
+        "MARGIN ahead of the next (output units; with --readout integrate, summed "
+        "over the steps so far: a race of accumulated evidence); its class is read "
+        "there and its steps and energy are counted to there (default: every sample "
+        "runs every step)", metavar="MARGIN", show_default=False,
     )
     last_k = Setting(10, positive_int,
                      "steps averaged by the mean-of-last-K readout rule (at most --n-steps; "

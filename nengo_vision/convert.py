@@ -44,6 +44,26 @@ def _catalogue():
     )
 
 
+def add_setting_options(parser, help_for=None):
+    """One option per :class:`.Config` setting; ``help_for`` replaces the help of
+    the settings it names."""
+    for name, setting in Config.settings().items():
+        if not setting.option:
+            continue
+        help_text = (help_for or {}).get(name, setting.help).replace("%", "%%")
+        if setting.show_default and name not in (help_for or {}):
+            default = setting.default
+            if isinstance(default, list):
+                default = ",".join(default)
+            help_text += f" (default: {'none' if default is None else default})"
+        if setting.metavar is None:  # a flag
+            parser.add_argument(setting.option, dest=name, action="store_true",
+                                default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(setting.option, dest=name, metavar=setting.metavar,
+                                type=setting.parse, default=argparse.SUPPRESS, help=help_text)
+
+
 def make_parser():
     """The argument parser: one option per :class:`.Config` setting, plus ``--out``."""
     parser = OneLineParser(
@@ -67,21 +87,7 @@ def make_parser():
             "Errors in the options exit with status 2 and one line on stderr."
         ),
     )
-    for name, setting in Config.settings().items():
-        if not setting.option:
-            continue
-        help_text = setting.help.replace("%", "%%")
-        if setting.show_default:
-            default = setting.default
-            if isinstance(default, list):
-                default = ",".join(default)
-            help_text += f" (default: {'none' if default is None else default})"
-        if setting.metavar is None:  # a flag
-            parser.add_argument(setting.option, dest=name, action="store_true",
-                                default=argparse.SUPPRESS, help=help_text)
-        else:
-            parser.add_argument(setting.option, dest=name, metavar=setting.metavar,
-                                type=setting.parse, default=argparse.SUPPRESS, help=help_text)
+    add_setting_options(parser)
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="output folder (default: runs/MODEL-YYYYmmdd-HHMMSS)")
     parser.add_argument("--no-progress", dest="progress", action="store_false",

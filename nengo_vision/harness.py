@@ -13,12 +13,12 @@ import time
 
 import numpy as np
 
-from . import metrics, operations
+from . import energy, metrics, operations
 from .backends import get_backend
 from .backends.base import Recording
 from .conversion import neuron_layers
 from .result import (
-    BackendResult, Comparison, Energy, Latency, Operations, Placement, TraceError,
+    BackendResult, Comparison, Decision, Latency, Operations, Placement, TraceError,
 )
 
 #: Neurons per layer in the spike rasters (as in seeds/003's figures).
@@ -163,7 +163,7 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
 
 
 def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
-            reference=None, readout="last"):
+            reference=None, readout="last", decision_margin=None, encoded_pixels=0):
     """Every metric of the report, from the backends' runs.
 
     Parameters
@@ -185,6 +185,12 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     readout : {"last", "integrate"}
         How the accuracy, accuracy by step and latency read the output
         (:func:`.metrics.predictions_by_step`).
+    decision_margin : float, optional
+        Stop each sample when its readout's leading class is this far ahead
+        (:func:`.metrics.decide`); its steps and energy are counted to there.
+    encoded_pixels : int
+        Pixels the host codes into spikes every step (a spike encoding of still
+        images; 0 otherwise), for the energy account.
 
     Returns
     -------
@@ -211,7 +217,9 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     for name, run in runs.items():
         n = len(run.traces)
         truth = labels[:n]
-        steps = metrics.predictions_by_step(run.traces, output_synapse, dt, readout)
+        scores = metrics.readout_scores(run.traces, output_synapse, dt, readout)
+        steps = scores.argmax(-1)
+        stop, decided = metrics.decide(scores, decision_margin)
         final_predictions[name] = steps[:, -1]
         latency = metrics.latency_steps(steps, truth)
         confusion = metrics.confusion_matrix(truth, steps[:, -1], n_classes)
@@ -247,6 +255,10 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
             trace_error=TraceError(reference=reference, n_digits=shared,
                                    nrmse=_floats(nrmse), correlation=_floats(corr)),
             placement=Placement.from_dict(run.placement) if run.placement else None,
+            decision=Decision(
+                margin=decision_margin, accuracy=float(np.mean(decided == truth)),
+                mean_steps=float(stop.mean()), decided_fraction=float(np.mean(stop < n_steps)),
+            ),
             run=run,
         )
         if run.spiking:
@@ -254,12 +266,12 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
             synops = operations.synaptic_ops(counts, fan_outs, n)
             result.spikes_per_inference = spikes
             result.synops_per_inference = {k: sum(v.values()) for k, v in synops.items()}
-            if run.placement:
-                result.energy = Energy(
-                    **operations.loihi_energy(spikes, synops, run.placement, n_steps)
-                )
+            if run.step_counts is not None:
+                facts = run_facts(run, macs, n_classes, encoded_pixels)
+                result.energy = energy.account(run.step_counts, facts, stop=stop)
         else:
             result.macs_per_inference = macs
+            result.energy = energy.ann_account(sum(macs.values()))
         results[name] = result
 
     return Comparison(
@@ -274,8 +286,22 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
             synapses_out_of=_synapse_counts(fan_outs),
             not_counted=unknown,
         ),
-        energy_sources=dict(loihi=operations.LOIHI_SOURCE, mac=operations.MAC_SOURCE),
-        energy_per_op_joules=dict(operations.LOIHI_ENERGY, mac_fp32=operations.MAC_ENERGY_FP32),
+        energy_sources=dict(loihi=energy.LOIHI_SOURCE, mac=energy.HOST_SOURCE),
+    )
+
+
+def run_facts(run, macs, n_classes, encoded_pixels=0):
+    """The deployed network's shape, as the energy account needs it
+    (:class:`.energy.RunFacts`), from a chip backend's run."""
+    layers = {k: v for k, v in run.placement.items() if k != "totals"}
+    host = [k for k, v in layers.items() if v["where"] == "host"]
+    return energy.RunFacts(
+        chip_compartments=sum(v["neurons"] for v in layers.values() if v["where"] == "chip"),
+        host_neurons=sum(layers[k]["neurons"] for k in host),
+        host_input_macs=sum(macs.get(k, 0) for k in host),
+        input_held=run.input_spikes is None,
+        encoded_pixels=encoded_pixels,
+        n_classes=n_classes,
     )
 
 

@@ -117,14 +117,52 @@ def readout_predictions(traces, k, synapse, dt=0.001):
     }
 
 
-def predictions_by_step(traces, synapse, dt=0.001, rule="last"):
-    """The class at every step, ``(N, n_steps)``: by the filtered output at that
-    step (``rule="last"``), or by the unfiltered output summed from the first
-    step to that one (``"integrate"``: the evidence of a stream so far)."""
+def readout_scores(traces, synapse, dt=0.001, rule="last"):
+    """Each class's score at every step, ``(N, n_steps, K)``: the filtered output
+    at that step (``rule="last"``), or the unfiltered output summed from the
+    first step to that one (``"integrate"``: the evidence of a stream so far)."""
     traces = np.asarray(traces, dtype=float)
     if rule == "integrate":
-        return np.cumsum(traces, axis=1).argmax(-1)
-    return readout(traces, synapse, dt).argmax(-1)
+        return np.cumsum(traces, axis=1)
+    return readout(traces, synapse, dt)
+
+
+def predictions_by_step(traces, synapse, dt=0.001, rule="last"):
+    """The class at every step, ``(N, n_steps)``, by :func:`readout_scores`."""
+    return readout_scores(traces, synapse, dt, rule).argmax(-1)
+
+
+def decide(scores, margin=None):
+    """Early decisions: when each sample stops, and its class then.
+
+    A sample stops at the first step at which its leading class's score is at
+    least ``margin`` above the next one's; one whose scores never part so far
+    runs to the last step, as do all when ``margin`` is None. With summed
+    scores (``readout_scores(..., rule="integrate")``) this is a race of
+    accumulated evidence (a sequential test); with filtered ones, a threshold on
+    the present output.
+
+    Parameters
+    ----------
+    scores : ndarray
+        ``(N, n_steps, K)`` class scores at every step.
+    margin : float or None
+
+    Returns
+    -------
+    stop : ndarray
+        ``(N,)`` int: the step (from 1) each sample stops at.
+    predictions : ndarray
+        ``(N,)`` int: its class at that step.
+    """
+    scores = np.asarray(scores, dtype=float)
+    n, n_steps = scores.shape[:2]
+    stop = np.full(n, n_steps)
+    if margin is not None and n_steps and scores.shape[-1] > 1:
+        top2 = np.sort(scores, axis=-1)[..., -2:]
+        sure = top2[..., 1] - top2[..., 0] >= margin
+        stop = np.where(sure.any(1), sure.argmax(1) + 1, n_steps)
+    return stop, scores[np.arange(n), stop - 1].argmax(-1)
 
 
 def step_accuracy(step_predictions, labels):

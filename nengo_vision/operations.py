@@ -1,5 +1,5 @@
-"""Operation counts: the ANN's multiply-accumulates, the spiking network's
-synaptic operations, and an energy estimate for Loihi from published figures.
+"""Operation counts: the ANN's multiply-accumulates and the spiking network's
+synaptic operations (their energy is :mod:`.energy`'s).
 
 A synapse here is one (input element, weight, output element) triple of a Dense
 or convolution layer: the ANN performs one multiply-accumulate per synapse per
@@ -35,32 +35,6 @@ def passes_through(layer):
     # the function itself, not its name: a custom activation may be called "linear"
     return (isinstance(layer, tf.keras.layers.Activation)
             and layer.activation is tf.keras.activations.linear)
-
-
-#: Published Loihi energies per operation, in joules: Davies et al. (2018),
-#: "Loihi: A neuromorphic manycore processor with on-chip learning", IEEE Micro
-#: 38(1), 82-99, Table 2 (measured on the 14 nm chip). KerasSpiking
-#: (``keras_spiking.ModelEnergy``, device "loihi") takes the same table: 81 pJ
-#: per neuron update, and 23.6 pJ plus one 3.5 pJ hop per synaptic operation;
-#: here the hop is charged once per spike, since a spike travels once to a core
-#: and fans out to its synapses there.
-LOIHI_ENERGY = {
-    "synaptic_op": 23.6e-12,  # energy per synaptic spike operation (minimum)
-    "neuron_update": 81e-12,  # energy per neuron update (active neuron)
-    "spike": 3.5e-12,  # one hop between tiles: mean of 3.0 (E-W) and 4.0 (N-S) pJ
-}
-LOIHI_SOURCE = (
-    "M. Davies et al., \"Loihi: A Neuromorphic Manycore Processor with On-Chip "
-    "Learning\", IEEE Micro 38(1):82-99, 2018, Table 2"
-)
-#: A 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) at 45 nm:
-#: M. Horowitz, "Computing's energy problem (and what we can do about it)",
-#: ISSCC 2014. Arithmetic only; memory access is extra and usually larger.
-MAC_ENERGY_FP32 = 4.6e-12
-MAC_SOURCE = (
-    "M. Horowitz, \"Computing's energy problem (and what we can do about it)\", "
-    "ISSCC 2014 (45 nm, 32-bit float multiply 3.7 pJ + add 0.9 pJ)"
-)
 
 
 def _ones_copy(layer):
@@ -177,39 +151,3 @@ def synaptic_ops(spike_counts, fan_outs, n_digits):
         for name in spike_counts
         if name in fan_outs
     }
-
-
-def loihi_energy(spikes, synops, placement, n_steps):
-    """Dynamic energy per inference of the on-chip part, from Davies et al. 2018.
-
-    Parameters
-    ----------
-    spikes : dict
-        Neuron layer → spikes per inference.
-    synops : dict
-        Neuron layer → ``{consumer: synaptic ops per inference}``.
-    placement : dict
-        The emulator's resource report: layer → ``{"where": "chip"|"host",
-        "neurons": n}``.
-    n_steps : int
-        Steps per inference.
-
-    Returns
-    -------
-    dict
-        Counts and joules per term, and the total in joules. Synaptic operations
-        count where the receiving layer is on the chip; every on-chip neuron is
-        updated every step at the active-neuron energy (an upper bound for that
-        term: idle neurons cost less); each spike sent by an on-chip neuron
-        makes one hop between tiles (a spike that reaches several cores makes
-        more). Static power, the host and the host-chip link are not included.
-    """
-    on_chip = {n for n, p in placement.items() if isinstance(p, dict) and p.get("where") == "chip"}
-    counts = dict(
-        synaptic_op=sum(ops for layer in synops.values() for c, ops in layer.items() if c in on_chip),
-        neuron_update=sum(placement[n]["neurons"] * n_steps for n in on_chip),
-        spike=sum(spikes.get(n, 0.0) for n in on_chip),
-    )
-    joules = {k: counts[k] * LOIHI_ENERGY[k] for k in counts}
-    return dict(counts=counts, joules=joules, total_joules=sum(joules.values()),
-                on_chip_layers=sorted(on_chip))

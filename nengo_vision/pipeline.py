@@ -297,12 +297,16 @@ def run_backends(config, model, data, log=print):
 def compare(config, model, runs, data, dt):
     """Every metric of every backend, and the backends side by side (``dt``:
     the time step the backends ran with)."""
+    from .encodings import get_encoding
     from .harness import compare as compare_runs
     from .metrics import parse_synapse
 
+    coded = data.events is None and get_encoding(config.encoding).spiking
     return compare_runs(runs, data.labels, model, config.n_steps,
                         parse_synapse(config.output_synapse), dt=dt, last_k=config.last_k,
-                        reference=config.reference_backend, readout=config.readout)
+                        reference=config.reference_backend, readout=config.readout,
+                        decision_margin=config.decision_margin,
+                        encoded_pixels=int(np.prod(data.images.shape[1:])) if coded else 0)
 
 
 def evaluate(config, model, data, training, spec=None, log=print):

@@ -118,25 +118,25 @@ class Placement:
 
 
 @dataclass
-class Energy:
-    """The Loihi energy estimate per inference (see :func:`.operations.loihi_energy`).
+class Decision:
+    """When samples stop and what they decide (see :func:`.metrics.decide`).
 
     Attributes
     ----------
-    counts, joules : dict
-        Per operation (``synaptic_op``, ``neuron_update``, ``spike``).
-    total_joules : float
-    on_chip_layers : list
+    margin : float or None
+        The rule's margin (None: every sample runs every step).
+    accuracy : float
+        Accuracy of the classes at the decisions.
+    mean_steps : float
+        Mean steps to a decision (the steps the energy is counted for).
+    decided_fraction : float
+        Samples stopped before the last step by the rule.
     """
 
-    counts: dict
-    joules: dict
-    total_joules: float
-    on_chip_layers: list
-
-    def to_dict(self):
-        return dict(counts=self.counts, joules=self.joules, total_joules=self.total_joules,
-                    on_chip_layers=self.on_chip_layers)
+    margin: Optional[float]
+    accuracy: float
+    mean_steps: float
+    decided_fraction: float
 
 
 @dataclass
@@ -163,12 +163,15 @@ class BackendResult:
     firing_rates : dict
         Layer → mean rate (Hz).
     trace_error : TraceError
+    decision : Decision
+        The classes at each sample's decision, and the steps taken to it.
     spikes_per_inference, synops_per_inference : dict or None
         Spiking backends only.
     macs_per_inference : dict or None
         The ANN and rate networks.
-    energy : Energy or None
-        Backends placed on Loihi.
+    energy : EnergyAccount or None
+        Every operation per inference and its energy (:mod:`.energy`): the
+        emulated chip's (counted by the batched engine), or the ANN's arithmetic.
     placement : Placement or None
     run : BackendRun
         Traces, spike counts, rasters and voltages (not in ``results.json``).
@@ -190,10 +193,11 @@ class BackendResult:
     confusion: list
     firing_rates: dict
     trace_error: TraceError
+    decision: Optional[Decision] = None
     spikes_per_inference: Optional[dict] = None
     synops_per_inference: Optional[dict] = None
     macs_per_inference: Optional[dict] = None
-    energy: Optional[Energy] = None
+    energy: Optional[object] = None
     placement: Optional[Placement] = None
     run: object = field(default=None, repr=False)
 
@@ -216,13 +220,15 @@ class BackendResult:
             readout=self.readout, recall=self.recall, precision=self.precision, f1=self.f1,
             confusion=self.confusion, firing_rates=self.firing_rates,
         )
+        if self.decision is not None:
+            out["decision"] = vars(self.decision).copy()
         if self.spiking:
             out["spikes_per_inference"] = self.spikes_per_inference
             out["synops_per_inference"] = self.synops_per_inference
-            if self.energy is not None:
-                out["energy"] = self.energy.to_dict()
         else:
             out["macs_per_inference"] = self.macs_per_inference
+        if self.energy is not None:
+            out["energy"] = self.energy.to_dict()
         if self.placement is not None:
             out["placement"] = self.placement.to_dict()
         out["trace_error"] = vars(self.trace_error).copy()
@@ -274,7 +280,6 @@ class Comparison:
     operations : Operations
     energy_sources : dict
         Where the per-operation energies come from.
-    energy_per_op_joules : dict
     """
 
     backends: dict
@@ -284,7 +289,6 @@ class Comparison:
     readout_rules: dict
     operations: Operations
     energy_sources: dict
-    energy_per_op_joules: dict
 
 
 @dataclass
@@ -377,6 +381,7 @@ class Result:
             synapse=c.synapse,
             output_synapse=c.output_synapse,
             readout=c.readout,
+            decision_margin=c.decision_margin,
             last_k=c.last_k,
             neuron=self.neuron,
             calibration=self.calibration,
@@ -395,7 +400,6 @@ class Result:
             readout_rules=cmp.readout_rules,
             operations=cmp.operations.to_dict(),
             energy_sources=cmp.energy_sources,
-            energy_per_op_joules=cmp.energy_per_op_joules,
             date=self.date,
             machine=self.machine,
             plots=self.plots,

@@ -126,6 +126,10 @@ def merge_runs(parts, ctx, n_images):
                  for name in first.rasters},
         voltages=_first([run.voltages for run in runs], n_rec),
         spiking=first.spiking,
+        step_counts=None if first.step_counts is None else {
+            name: np.concatenate([run.step_counts[name] for run in runs])
+            for name in first.step_counts
+        },
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import defaults
-from ._io import atomic_path
+from ._io import atomic_path, locked
 from .errors import ModelError
 
 CACHE_ENV = "NENGO_VISION_CACHE"
@@ -293,22 +293,25 @@ def train(
         data=data_digest(x_train, y_train),
     )
     info = dict(cache=str(path), cached=False, seconds=0.0, history={})
-    if path.exists() and not retrain:
-        load_weights(model, path)
-        info["cached"] = True
-        log(f"loaded trained parameters from {path}")
-        return model, info
+    # two processes with the same settings (a sweep's workers) train once: the
+    # second waits for the first, then loads what it saved
+    with locked(path):
+        if path.exists() and not retrain:
+            load_weights(model, path)
+            info["cached"] = True
+            log(f"loaded trained parameters from {path}")
+            return model, info
 
-    log(
-        f"training {spec.name} through the {activation.kind.upper()} rate approximation: "
-        f"{epochs} epoch(s) on {len(x_train)} digits"
-    )
-    if rate_target:
-        add_rate_regularization(model, *rate_target)
-    info["seconds"], info["history"] = fit(
-        model, x_train, y_train, epochs, batch_size, augment, seed, LR, lr_decay
-    )
-    save_weights(model, path)
+        log(
+            f"training {spec.name} through the {activation.kind.upper()} rate "
+            f"approximation: {epochs} epoch(s) on {len(x_train)} digits"
+        )
+        if rate_target:
+            add_rate_regularization(model, *rate_target)
+        info["seconds"], info["history"] = fit(
+            model, x_train, y_train, epochs, batch_size, augment, seed, LR, lr_decay
+        )
+        save_weights(model, path)
     log(f"saved trained parameters to {path}")
     return model, info
 

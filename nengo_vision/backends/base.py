@@ -118,6 +118,11 @@ class BackendRun:
         ``(input size,)`` spikes sent to each input element, summed over all
         digits, where the input was spikes (set by the harness); None for
         values held at every step.
+    step_counts : dict or None
+        Where the chip was emulated by the batched engine: the chip's work per
+        digit and step, name (:data:`.engine.TALLIES`) → ``(n_digits, n_steps)``
+        float32 counts, which the energy account reads
+        (:mod:`nengo_vision.energy`).
     """
 
     traces: np.ndarray
@@ -130,6 +135,7 @@ class BackendRun:
     spiking: bool = True
     peak_memory: int = 0
     input_spikes: np.ndarray = None
+    step_counts: dict = None
 
 
 class Backend:
@@ -282,10 +288,12 @@ def run_on_engine(ctx, sim, cn, inputs, bar, voltage_scale=1.0):
 
     Returns
     -------
-    Collector, ndarray
-        The counts and recordings, and the output traces ``(N, n_steps, K)``.
+    Collector, ndarray, dict or None
+        The counts and recordings, the output traces ``(N, n_steps, K)``, and
+        where a chip was emulated its work per digit and step
+        (:attr:`BackendRun.step_counts`).
     """
-    from ..engine import BatchedEmulator, run_in_threads
+    from ..engine import TALLIES, BatchedEmulator, run_in_threads
 
     collect = Collector(ctx, cn.amplitudes, {n: l.size_out for n, l in cn.layers.items()},
                         len(inputs))
@@ -296,10 +304,14 @@ def run_on_engine(ctx, sim, cn, inputs, bar, voltage_scale=1.0):
     size = min(ctx.emulator_batch, len(inputs))
     n_threads = max(1, min(ctx.engine_threads, -(-len(inputs) // size)))
     engines = [BatchedEmulator(sim, cn.input, batch_size=size) for _ in range(n_threads)]
+    tally = engines[0].chip is not None
+    tallies = np.zeros((len(inputs), ctx.n_steps, len(TALLIES)), np.float32) if tally else None
     steps = inputs.steps(ctx.n_steps, ctx.dt, spikes_only=cn.input_on_chip)
     for batch in run_in_threads(engines, steps, ctx.n_steps, full=full, counts=counts,
-                                progress=bar.update):
+                                progress=bar.update, tally=tally):
         traces[batch.start : batch.start + batch.size] = batch.data[cn.output]
+        if tally:
+            tallies[batch.start : batch.start + batch.size] = batch.tallies
         voltages = batch.data.get(cn.voltage_probe)
         collect.add_counts(
             batch.start,
@@ -307,4 +319,6 @@ def run_on_engine(ctx, sim, cn, inputs, bar, voltage_scale=1.0):
             {layer_of[p]: r for p, r in batch.rasters.items()},
             None if voltages is None else voltages / voltage_scale,
         )
-    return collect, traces
+    step_counts = None if tallies is None else {
+        name: tallies[..., k] for k, name in enumerate(TALLIES)}
+    return collect, traces, step_counts

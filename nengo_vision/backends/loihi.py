@@ -230,10 +230,10 @@ class LoihiEmulatorBackend(Backend):
         sim, cn, report, _ = build_simulator(ctx, "sim", inputs)
         log_placement(ctx, self.name, report)
         with sim, self.progress(ctx, len(inputs)) as bar:
-            collect, traces = run_on_engine(
+            collect, traces, step_counts = run_on_engine(
                 ctx, sim, cn, inputs, bar, voltage_scale(sim, cn.voltage_probe)
             )
-        return collect.result(traces, placement=report)
+        return collect.result(traces, placement=report, step_counts=step_counts)
 
 
 @register_backend

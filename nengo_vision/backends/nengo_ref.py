@@ -37,5 +37,5 @@ class NengoBackend(Backend):
         cn.input.output = lambda t: np.zeros(cn.input.size_out)
         sim = nengo.Simulator(cn.net, dt=ctx.dt, seed=ctx.seed, progress_bar=False)
         with sim, self.progress(ctx, len(inputs)) as bar:
-            collect, traces = run_on_engine(ctx, sim, cn, inputs, bar)
+            collect, traces, _ = run_on_engine(ctx, sim, cn, inputs, bar)
         return collect.result(traces)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path
+from .._io import atomic_path, locked
 from ..errors import DataError
 from . import Dataset, Splits, register_dataset
 
@@ -91,20 +91,21 @@ def made_frames(images, labels, cache_dir, weights, seed=0, progress=None):
                version=[SACCADES_VERSION, FRAMES_VERSION])
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     path = Path(cache_dir) / f"mnist-saccades-frames-n{len(images)}-s{seed}-{digest}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as f:
-                return f["frames"]
-        except (OSError, KeyError, ValueError, EOFError) as e:
-            raise DataError(f"cannot read {path} ({e}); delete it to make it anew") from None
-    size = (settings.sensor,) * 2
-    out = np.empty((len(images),) + size + (2,), np.float32)
-    loop = range(len(images)) if progress is None else progress(range(len(images)))
-    for i in loop:
-        out[i] = frame_of(image_events(images[i], settings, seed, i), size, weights)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, frames=out)
+    with locked(path):  # a sweep's workers make the frames once
+        if path.exists():
+            try:
+                with np.load(path) as f:
+                    return f["frames"]
+            except (OSError, KeyError, ValueError, EOFError) as e:
+                raise DataError(f"cannot read {path} ({e}); delete it to make it anew") from None
+        size = (settings.sensor,) * 2
+        out = np.empty((len(images),) + size + (2,), np.float32)
+        loop = range(len(images)) if progress is None else progress(range(len(images)))
+        for i in loop:
+            out[i] = frame_of(image_events(images[i], settings, seed, i), size, weights)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, frames=out)
     return out
 
 

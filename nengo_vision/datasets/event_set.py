@@ -166,12 +166,15 @@ def saccades_cache_path(images, labels, cache_dir, settings=SaccadeSettings(), s
 def mnist_saccades(images, labels, cache_dir, settings=SaccadeSettings(), seed=0,
                    progress=None, indices=None):
     """:func:`make_saccades`, cached in ``cache_dir`` (:func:`saccades_cache_path`)."""
+    from .._io import locked
+
     path = saccades_cache_path(images, labels, cache_dir, settings, seed, indices)
-    if path.exists():
-        return EventSet.load(path)
-    events = make_saccades(images, labels, settings, seed, progress, indices)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    events.save(path)
+    with locked(path):  # a sweep's workers make the events once
+        if path.exists():
+            return EventSet.load(path)
+        events = make_saccades(images, labels, settings, seed, progress, indices)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        events.save(path)
     return events
 
 

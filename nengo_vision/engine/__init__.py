@@ -11,7 +11,9 @@ steps many inputs at once, with the same integer arithmetic in the same order:
 - :mod:`.emulator`: the three parts wired as nengo-loihi wires them.
 """
 
+from .chip import TALLIES
 from .emulator import Batch, BatchedEmulator, run_in_threads
 from .host import BatchedHost, EngineError
 
-__all__ = ["Batch", "BatchedEmulator", "BatchedHost", "EngineError", "run_in_threads"]
+__all__ = ["Batch", "BatchedEmulator", "BatchedHost", "EngineError", "TALLIES",
+           "run_in_threads"]

@@ -18,6 +18,13 @@ nengo-loihi) and steps it for a batch of inputs at once:
 
 Noise and on-chip learning draw random numbers or change weights as they go; they
 are refused with one line, never approximated.
+
+As it steps, the chip can also count its own work, per input and step, as Loihi's
+activity counters would (:data:`TALLIES`): the synaptic operations each
+delivered spike causes (one per synapse in its rows), the spike messages (one
+per axon: a spike is sent once to each core it has synapses on), the spikes it
+sends to the host and the compartments a step left idle. The counts read the
+state; they change nothing.
 """
 
 import warnings
@@ -31,6 +38,19 @@ from .host import EngineError
 
 #: nengo-loihi's overflow warnings, in the order the kernel flags them
 _OVERFLOWS = ("Overflow in q0", "Overflow in current", "Overflow in u2")
+
+#: What :meth:`BatchedChip.step` counts per input and step, in this order:
+#: synaptic operations of the spikes delivered to the chip's synapses (from its
+#: own compartments and from the host or the input); spike messages sent by
+#: its compartments and into it from outside (one per axon); spikes arriving
+#: from outside; spikes of compartments the host reads, and the additions the
+#: host makes with them (one per non-zero weight of the host's readout);
+#: compartment updates that changed nothing (no input, no spike, current and
+#: voltage zero). Spikes are counted in the step that delivers them, the one
+#: after they were fired.
+TALLIES = ("chip_synops", "chip_messages", "input_messages", "input_spikes",
+           "spikes_to_host", "host_synops", "idle_updates")
+_COL = {name: k for k, name in enumerate(TALLIES)}
 
 
 def _route(axon, synapse, n_sources, target_start, row_offset=0):
@@ -93,7 +113,17 @@ def _matrix(routes, n_sources, n_targets):
     small = data.size == 0 or (data.min() >= -(2**15) and data.max() < 2**15)
     weights = data.astype(np.int16 if small else np.int32)
     return (run_ptr, indices[offsets].astype(np.int32), offsets.astype(np.int64),
-            lengths.astype(np.int32), weights)
+            lengths.astype(np.int32), weights), np.diff(indptr)
+
+
+def _axon_counts(axons, n_sources, row_offset, total):
+    """Axons each source sends on (``total`` sources in all): the messages one
+    of its spikes makes."""
+    counts = np.zeros(total)
+    for axon in axons:
+        sends = np.asarray(axon.map_axon(np.arange(n_sources))) >= 0
+        counts[row_offset : row_offset + n_sources] += sends
+    return counts
 
 
 def _compartment_order(chip_routes, input_routes, n):
@@ -173,12 +203,24 @@ class BatchedChip:
         order = _compartment_order(chip_routes, input_routes, n)
         self.position = np.empty(n, dtype=np.int64)
         self.position[order] = np.arange(n)
-        self.chip_routes = _matrix(
+        self.chip_routes, chip_synapses = _matrix(
             [(self.position[r], self.position[c], w) for r, c, w in chip_routes], n, n
         )
-        self.input_routes = _matrix(
+        self.input_routes, input_synapses = _matrix(
             [(r, self.position[c], w) for r, c, w in input_routes], self.n_inputs, n
         )
+        # what one spike of each source counts for (TALLIES), in the engine's order
+        chip_axons = sum((_axon_counts(block.axons, block.n_neurons, start[block], n)
+                          for block in info.blocks), np.zeros(n))
+        self.chip_weights = np.zeros((n, len(TALLIES)))
+        self.chip_weights[:, _COL["chip_synops"]] = chip_synapses
+        self.chip_weights[self.position, _COL["chip_messages"]] = chip_axons
+        self.input_weights = np.zeros((self.n_inputs, len(TALLIES)))
+        self.input_weights[:, _COL["chip_synops"]] = input_synapses
+        self.input_weights[:, _COL["input_spikes"]] = 1
+        for inp in self.inputs:
+            self.input_weights[:, _COL["input_messages"]] += _axon_counts(
+                inp.axons, inp.n_neurons, self.input_offsets[inp], self.n_inputs)
         self.r_u = (4096 - 1 - comp.decay_u[order]).astype(np.int64)
         self.r_v = (4096 - comp.decay_v[order]).astype(np.int64)
         self.bias, self.vth = comp.bias[order].astype(np.int64), comp.vth[order].astype(np.int64)
@@ -201,7 +243,20 @@ class BatchedChip:
         # spikes per input axon: counts, since a spike stream may send several
         self.host_spikes = np.zeros((batch_size, self.n_inputs), dtype=np.uint8)
         self.overflowed = np.zeros((batch_size, 3), dtype=bool)
+        self._idle = np.zeros(batch_size, dtype=np.int64)
         self.t = 0
+
+    def read_by_host(self, loihi_probe):
+        """Count the spikes ``loihi_probe`` reads for the host (``spikes_to_host``),
+        and the additions the host makes with them (``host_synops``: one per
+        non-zero weight of the probe's readout, one if it has none)."""
+        for cols, weights in zip(self.probe_columns[loihi_probe], loihi_probe.weights):
+            if weights is not None and np.ndim(weights) == 2:
+                adds = np.count_nonzero(weights, axis=1)
+            else:
+                adds = np.ones(len(cols))
+            self.chip_weights[cols, _COL["spikes_to_host"]] = 1
+            self.chip_weights[cols, _COL["host_synops"]] = adds
 
     def reset(self):
         """Every compartment at rest, nothing in flight, the clock at zero."""
@@ -217,22 +272,32 @@ class BatchedChip:
         offset = self.input_offsets[spike_input]
         return self.host_spikes[:, offset : offset + spike_input.n_neurons]
 
-    def step(self):
+    def step(self, tally=None):
         """One step of ``EmulatorInterface.step``, for every input.
 
         ``host_spikes`` must hold the spikes the host sent on the previous step
         (the emulator delivers them one step late; none arrive at step 1).
+        ``tally``, a ``(batch_size, len(TALLIES))`` float array, is incremented
+        by what this step did (:data:`TALLIES`).
         """
         self.t += 1
         self.q[...] = 0
-        if self.t >= 2 and self.n_inputs:
+        from_host = self.t >= 2 and self.n_inputs
+        if tally is not None:
+            if from_host:
+                kernels.tally_spikes(self.host_spikes, self.input_weights, tally)
+            kernels.tally_spikes(self.spiked, self.chip_weights, tally)
+        if from_host:
             kernels.accumulate_spikes(self.host_spikes, *self.input_routes, self.q)
         kernels.accumulate_spikes(self.spiked, *self.chip_routes, self.q)
+        self._idle[...] = 0
         kernels.update_compartments(
             self.q, self.current, self.voltage, self.ref_count, self.spiked,
             self.r_u, self.r_v, self.bias, self.vth, self.vmin, self.vmax, self.ref,
-            Q_BITS, U_BITS, self.overflowed,
+            Q_BITS, U_BITS, self.overflowed, self._idle,
         )
+        if tally is not None:
+            tally[:, _COL["idle_updates"]] += self._idle
 
     def warn_overflows(self, rows):
         """nengo-loihi's overflow warnings, for the inputs in ``rows``."""

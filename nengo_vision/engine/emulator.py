@@ -29,7 +29,7 @@ from nengo.builder.operator import SimPyFunc
 from nengo.builder.processes import SimProcess
 from nengo_loihi.builder.inputs import HostReceiveProcess, HostSendProcess
 
-from .chip import BatchedChip
+from .chip import TALLIES, BatchedChip
 from .host import BatchedHost, EngineError
 
 
@@ -51,6 +51,9 @@ class Batch:
         and steps (float), for the spike probes asked for as counts.
     rasters : dict
         Probe → ``(size, n_steps, k)`` spikes (0/1) of the ``k`` chosen neurons.
+    tallies : ndarray or None
+        ``(size, n_steps, len(TALLIES))``: the chip's work per input and step
+        (:data:`.chip.TALLIES`), where asked for.
     """
 
     start: int
@@ -58,6 +61,7 @@ class Batch:
     data: dict = field(default_factory=dict)
     counts: dict = field(default_factory=dict)
     rasters: dict = field(default_factory=dict)
+    tallies: np.ndarray = None
 
 
 def _ops(host_sim, cls, process_cls=None):
@@ -149,6 +153,8 @@ class BatchedEmulator:
         self.host_pre = BatchedHost(pre, batch_size, hooks) if pre is not None else None
         self.host = BatchedHost(post, batch_size, hooks) if post is not None else None
         self._where = self._locate_probes()
+        for loihi_probe in self.receivers:
+            self.chip.read_by_host(loihi_probe)
 
     # --- the hooks that replace nengo-loihi's host <-> chip nodes -------------
 
@@ -218,7 +224,7 @@ class BatchedEmulator:
 
     # --- running ---------------------------------------------------------------
 
-    def run(self, inputs, n_steps, full=(), counts=None, progress=None):
+    def run(self, inputs, n_steps, full=(), counts=None, progress=None, tally=False):
         """Run every input from rest; yield one :class:`Batch` per batch.
 
         Parameters
@@ -235,6 +241,8 @@ class BatchedEmulator:
             None); their spikes are counted per neuron (``Batch.counts``).
         progress : callable, optional
             Called with the number of inputs done after each batch.
+        tally : bool
+            Count the chip's work per input and step (``Batch.tallies``).
         """
         counts = counts or {}
         for start in range(0, len(inputs), self.batch_size):
@@ -242,7 +250,7 @@ class BatchedEmulator:
             size = len(chunk)
             per_step = chunk.ndim == 3
             batch = Batch(start=start, size=size)
-            self._run_batch(chunk, per_step, n_steps, full, counts, batch)
+            self._run_batch(chunk, per_step, n_steps, full, counts, batch, tally)
             if progress is not None:
                 progress(size)
             yield batch
@@ -254,11 +262,15 @@ class BatchedEmulator:
             if host is not None:
                 host.reset()
 
-    def _run_batch(self, chunk, per_step, n_steps, full, counts, batch):
+    def _run_batch(self, chunk, per_step, n_steps, full, counts, batch, tally=False):
         size = len(chunk)
         self._reset()
         self._input[...] = 0
         recorders = _Recorders(self, full, counts, size, n_steps)
+        step_tally = None
+        if tally and self.chip is not None:
+            step_tally = np.zeros((self.batch_size, len(TALLIES)))
+            batch.tallies = np.zeros((size, n_steps, len(TALLIES)))
         # host_pre and chip interleaved: the chip reads the host's spikes of
         # the step before, which nengo-loihi computes first in precompute mode
         for pending, target in self._pending:
@@ -274,7 +286,11 @@ class BatchedEmulator:
                 self.host_pre.step()
                 recorders.record("host_pre", k)
             if self.chip is not None:
-                self.chip.step()
+                if step_tally is not None:
+                    step_tally[...] = 0
+                self.chip.step(step_tally)
+                if step_tally is not None:
+                    batch.tallies[:, k] = step_tally[:size]
                 recorders.record("chip", k)
         if self.chip is not None:
             self.chip.warn_overflows(slice(0, size))
@@ -407,7 +423,8 @@ def _filtered(loihi_probe, data, dt):
     return ProbeFilter(dt)(loihi_probe, data)
 
 
-def run_in_threads(engines, inputs, n_steps, full=(), counts=None, progress=None):
+def run_in_threads(engines, inputs, n_steps, full=(), counts=None, progress=None,
+                   tally=False):
     """:meth:`BatchedEmulator.run` with the batches shared among ``engines``, one
     thread each; yields each :class:`Batch` as it is done (not in order).
 
@@ -431,7 +448,8 @@ def run_in_threads(engines, inputs, n_steps, full=(), counts=None, progress=None
         try:
             numba.set_num_threads(1)
             for start in mine:
-                for batch in engine.run(inputs[start : start + size], n_steps, full, counts):
+                for batch in engine.run(inputs[start : start + size], n_steps, full, counts,
+                                        tally=tally):
                     batch.start += start
                     results.put(batch)
         except BaseException as e:  # handed to the caller's thread

@@ -9,6 +9,9 @@ element, the very operations of the code it replaces, in the same order:
 - :func:`update_compartments` is ``CompartmentState.update`` (noise-free): the
   integer decays of ``nengo_loihi.builder.discretize.decay_int``, the two's
   complement wrap of ``overflow_signed``, clipping, refractory counting.
+- :func:`tally_spikes` counts what the chip's spikes cost (synaptic operations,
+  messages), as the chip's own activity counters would; it reads the state and
+  changes none of it.
 - :func:`lif_refractory`, :func:`lif_voltage` and :func:`lif_spike_times` are
   ``nengo.LIF.step`` split around its two transcendental calls. Those stay
   numpy ufuncs (``np.expm1``, ``np.log1p``) called by the caller: numpy may use
@@ -61,6 +64,29 @@ def accumulate_spikes(spiked, run_ptr, run_target, run_offset, run_length, weigh
                         row[t + k] += weights[o + k]
 
 
+@numba.njit(parallel=True, **_JIT)
+def tally_spikes(spiked, weights, out):
+    """``out[b] += spiked[b, j] * weights[j]`` for every source ``j`` spiking in digit ``b``.
+
+    Parameters
+    ----------
+    spiked : (B, n_sources) bool or uint8
+    weights : (n_sources, k) float64
+        What one spike of each source counts for, per tally (its synapses, the
+        cores it is sent to, ...).
+    out : (B, k) float64
+        Incremented in place.
+    """
+    n_batch, n_sources = spiked.shape
+    k = weights.shape[1]
+    for b in numba.prange(n_batch):
+        for j in range(n_sources):
+            c = spiked[b, j]
+            if c:
+                for m in range(k):
+                    out[b, m] += c * weights[j, m]
+
+
 @numba.njit(**_JIT)
 def _wrap(x, bits):
     """``overflow_signed``: keep ``bits`` bits plus sign, two's complement."""
@@ -78,20 +104,24 @@ def _decay(x, r):
 @numba.njit(parallel=True, **_JIT)
 def update_compartments(
     q, current, voltage, ref_count, spiked,
-    r_u, r_v, bias, vth, vmin, vmax, ref, q_bits, u_bits, overflowed,
+    r_u, r_v, bias, vth, vmin, vmax, ref, q_bits, u_bits, overflowed, idle,
 ):
     """One step of every compartment of every digit, in place.
 
     ``q`` is the summed synaptic input of this step. ``r_u`` and ``r_v`` are
     ``4096 - 1 - decay_u`` and ``4096 - decay_v`` (int64). ``overflowed[b, k]``
     is set where digit ``b`` overflowed in q0 (k=0), the current (1) or u2 (2),
-    which nengo-loihi reports as a warning.
+    which nengo-loihi reports as a warning. ``idle[b]`` is incremented by the
+    compartments of digit ``b`` for which the step did nothing: no input
+    arrived, no spike, and their current and voltage are zero (Loihi's cheaper inactive
+    neuron update, see :mod:`nengo_vision.energy`).
     """
     n_batch, n = q.shape
     q_lim = np.int64(1) << q_bits
     u_lim = np.int64(1) << u_bits
     for b in numba.prange(n_batch):
         over_q = over_u = over_u2 = False
+        n_idle = 0
         for i in range(n):
             q0 = np.int64(q[b, i])
             over_q |= (q0 < -q_lim) | (q0 >= q_lim)
@@ -115,6 +145,9 @@ def update_compartments(
                 count = ref[i]
             voltage[b, i] = v
             ref_count[b, i] = max(count - 1, 0)
+            if q0 == 0 and u == 0 and v == 0 and not fire:
+                n_idle += 1
+        idle[b] += n_idle
         overflowed[b, 0] |= over_q
         overflowed[b, 1] |= over_u
         overflowed[b, 2] |= over_u2

@@ -238,40 +238,64 @@ def activity_section(result, plots):
     return out
 
 
-def energy_section(result):
-    per_op = result.comparison.energy_per_op_joules
-    sources = result.comparison.energy_sources
-    table = [[n, f"{b.energy.counts['synaptic_op']:,.0f}",
-              f"{b.energy.counts['neuron_update']:,.0f}", f"{b.energy.counts['spike']:,.0f}",
-              f"{b.energy.total_joules * 1e6:.3f} µJ"]
-             for n, b in result.backends.items() if b.energy is not None]
-    macs = result.comparison.operations.ann_macs_total
+def _uj(joules):
+    return "—" if joules is None else f"{joules * 1e6:,.3f} µJ"
+
+
+def cost_section(result):
+    """What an inference costs on each backend, beside the ANN's arithmetic and
+    what chips have measured."""
+    from ..energy import ANCHORS
+
+    margin = result.config.decision_margin
+    rows = []
+    for name, b in result.backends.items():
+        e, d = b.energy, b.decision
+        rows.append([
+            f"`{name}`", _pct(d.accuracy), f"{d.mean_steps:.2f}" if b.spiking else "—",
+            _uj(e.joules("chip")) if e and b.spiking else "—",
+            _uj(e.joules("link")) if e and b.spiking else "—",
+            _uj(e.joules("host")) if e else "—", _uj(e.total_joules) if e else "—",
+        ])
     out = [
-        "## Energy estimate",
+        "## Cost: accuracy, steps and energy per inference",
         "",
-        "Dynamic energy per inference of the on-chip part of the network, from the "
-        "spikes counted here times published Loihi per-operation energies: "
-        f"{per_op['synaptic_op'] * 1e12:g} pJ per synaptic operation, "
-        f"{per_op['neuron_update'] * 1e12:g} pJ per neuron update (every on-chip "
-        f"neuron, every step, at the active-neuron figure: an upper bound) and "
-        f"{per_op['spike'] * 1e12:g} pJ per spike (one hop between tiles; a spike "
-        f"sent to several cores makes more) — {sources['loihi']}. Not included: static "
-        "power, the host (the input layer and the output layer run there) and the "
-        "host-chip link. An estimate, not a measurement.",
+        ("Each sample stopped at the first step at which its readout's leading class "
+         f"was {margin:g} ahead of the next (`--decision-margin`); its class was read "
+         "there and its steps and energy counted to there."
+         if margin is not None else
+         "Every sample ran every step (no `--decision-margin`)."),
+        " Energy: every operation of an inference times a published energy per "
+        "operation (below); the ANN's row is its arithmetic alone.",
+        "",
+        _md_table(["backend", "accuracy", "steps", "chip", "link", "host", "total"], rows),
+        "",
+        "What chips have measured on MNIST (per inference; other networks and codes, "
+        "for scale): "
+        + "; ".join(f"{chip} {acc * 100:.1f} % at {_uj(j)} ({src})"
+                    for chip, acc, j, src in ANCHORS) + ".",
         "",
     ]
-    if table:
-        out += [_md_table(["backend", "synaptic ops", "neuron updates", "spikes",
-                           "energy / inference"], table), ""]
-    else:
-        out += ["(No Loihi backend ran, so there is no estimate.)", ""]
+    for name, b in result.backends.items():
+        if b.energy is None or not b.spiking:
+            continue
+        terms = [[t.name, t.where, f"{t.count:,.0f}", f"{t.joules_per_op * 1e12:g} pJ",
+                  _uj(t.joules)] for t in b.energy.terms]
+        out += [
+            f"Every term of `{name}`'s energy per inference:",
+            "",
+            _md_table(["term", "where", "count", "energy per op", "energy"], terms),
+            "",
+        ]
+        out += [f"- `{t.name}`: {t.what}." for t in b.energy.terms] + [""]
+        break  # the terms mean the same for every chip backend
+    sources = result.comparison.energy_sources
     out += [
-        f"For comparison, the ANN's {macs:,} multiply-accumulates per image "
-        f"at {per_op['mac_fp32'] * 1e12:g} pJ each (32-bit float arithmetic only, no "
-        f"memory access) are {macs * per_op['mac_fp32'] * 1e6:.3f} µJ — {sources['mac']}. "
-        "The two figures come from different chips and processes (Loihi: 14 nm; the "
-        "MAC figure: 45 nm) and count different things; they show orders of "
-        "magnitude, not a winner.",
+        f"Sources: Loihi's figures, {sources['loihi']}; the host's and the ANN's, "
+        f"{sources['mac']}. Not charged: static power, the host-chip link itself (no "
+        "published figure; its spikes are counted and charged as chip messages), the "
+        "event camera. The two sources come from different processes (Loihi: 14 nm; "
+        "the float figures: 45 nm). An estimate, not a measurement.",
         "",
     ]
     return out
@@ -306,6 +330,6 @@ def write_markdown(out_dir, result):
     plots = set(result.plots)
     lines = (header(result) + accuracy_section(result, plots) + readout_section(result)
              + agreement_section(result, plots) + activity_section(result, plots)
-             + energy_section(result) + closing_sections(result, plots))
+             + cost_section(result) + closing_sections(result, plots))
     write_text(out_dir / "report.md", "\n".join(lines))
     return "report.md"

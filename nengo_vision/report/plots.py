@@ -305,6 +305,57 @@ def trace_error_figure(fig, result):
     return fig
 
 
+def frontier(ax, rows, cost="energy_uj", anchors=True):
+    """Accuracy against a cost, one point per row of a sweep (:mod:`.sweep`):
+    the chip's rows coloured by model, their Pareto front drawn as a staircase
+    and ringed; for ``cost="energy_uj"`` also the ANNs' arithmetic (crosses) and,
+    with ``anchors``, what chips have measured (:data:`.energy.ANCHORS`, stars).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    rows : list of dict
+        ``sweep.csv``'s rows (:func:`.sweep.point_rows`, with the ``front_*``
+        columns of :func:`.sweep.add_fronts`).
+    cost : {"energy_uj", "mean_steps"}
+    """
+    from ..energy import ANCHORS
+
+    flag = {"energy_uj": "front_energy", "mean_steps": "front_steps"}[cost]
+    chip = [r for r in rows if r.get("chip_uj") is not None and r.get(cost) is not None]
+    models = list(dict.fromkeys(r["model"] for r in chip))
+    tab10 = matplotlib.colormaps["tab10"]
+    for i, model in enumerate(models):
+        mine = [r for r in chip if r["model"] == model]
+        ax.scatter([r[cost] for r in mine], [100 * r["accuracy"] for r in mine],
+                   s=22, color=tab10(i % 10), label=model, zorder=3)
+    front = sorted((r for r in chip if r.get(flag)), key=lambda r: r[cost])
+    if front:
+        ax.step([r[cost] for r in front], [100 * r["accuracy"] for r in front], where="post",
+                color="black", lw=1, zorder=2, label="front (chip)")
+        ax.scatter([r[cost] for r in front], [100 * r["accuracy"] for r in front], s=70,
+                   facecolors="none", edgecolors="black", zorder=4)
+    if cost == "energy_uj":
+        ann = [r for r in rows if r.get("chip_uj") is None and r.get("energy_uj")]
+        if ann:
+            ax.scatter([r["energy_uj"] for r in ann], [100 * r["accuracy"] for r in ann],
+                       marker="x", color="grey", label="ANN arithmetic", zorder=3)
+        if anchors:
+            for chip_name, acc, joules, _ in ANCHORS:
+                ax.scatter(joules * 1e6, 100 * acc, marker="*", s=90, color="goldenrod",
+                           zorder=3)
+                ax.annotate(chip_name, (joules * 1e6, 100 * acc), fontsize=7,
+                            xytext=(4, -3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("energy per inference (µJ)")
+    else:
+        ax.set_xlabel("mean steps to decision")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
 # ---------------------------------------------------------------- files
 
 

@@ -33,18 +33,11 @@ def layer_rows(result):
 
 
 def energy_rows(result):
-    """Per backend and operation: count and joules per inference, and joules per
-    operation (Loihi's operations for chip backends, float MACs for the ANN)."""
-    per_op = result.comparison.energy_per_op_joules
-    rows = []
-    for name, b in result.backends.items():
-        if b.energy is not None:
-            for term, count in b.energy.counts.items():
-                rows.append([name, term, count, per_op[term], b.energy.joules[term]])
-        if b.macs_per_inference is not None:
-            total = sum(b.macs_per_inference.values())
-            rows.append([name, "mac_fp32", total, per_op["mac_fp32"], total * per_op["mac_fp32"]])
-    return rows
+    """Per backend and energy term: where, count and joules per inference, and
+    joules per operation."""
+    return [[name, t.name, t.where, t.count, t.joules_per_op, t.joules]
+            for name, b in result.backends.items() if b.energy is not None
+            for t in b.energy.terms]
 
 
 def write_tables(out_dir, result):
@@ -64,12 +57,14 @@ def write_tables(out_dir, result):
             _fmt(sum(b.synops_per_inference.values()), 1) if b.spiking else "",
             sum(b.macs_per_inference.values()) if b.macs_per_inference is not None else "",
             _fmt(energy * 1e6 if energy is not None else None, 4),
+            _fmt(b.decision.accuracy), _fmt(b.decision.mean_steps, 3),
         ])
     tables["backends.csv"] = ([
         "backend", "spiking", "digits", "accuracy", "macro_recall", "macro_precision",
         "macro_f1", "latency_mean_steps", "latency_median_steps", "settled_fraction",
         "seconds", "peak_memory_mb", "spikes_per_inference", "synops_per_inference",
-        "macs_per_inference", "loihi_energy_uj_per_inference",
+        "macs_per_inference", "energy_uj_per_inference", "decision_accuracy",
+        "decision_mean_steps",
     ], rows)
 
     tables["layers.csv"] = (
@@ -110,9 +105,10 @@ def write_tables(out_dir, result):
     tables["confusion.csv"] = (["backend", "true", "predicted", "count"], rows)
 
     tables["energy.csv"] = (
-        ["backend", "operation", "count_per_inference", "joules_per_op", "joules_per_inference"],
-        [[n, term, round(count, 1), per_op, joules]
-         for n, term, count, per_op, joules in energy_rows(result)],
+        ["backend", "term", "where", "count_per_inference", "joules_per_op",
+         "joules_per_inference"],
+        [[n, term, where, round(count, 1), per_op, joules]
+         for n, term, where, count, per_op, joules in energy_rows(result)],
     )
     for file, (header, rows) in tables.items():
         _write_csv(out_dir / file, header, rows)
