@@ -207,6 +207,32 @@ def digit_counts(value):
     return counts
 
 
+def budget(value):
+    """A spike budget: Hz for every neuron layer, or ``"LAYER=HZ,..."`` (a dict)."""
+    if isinstance(value, dict) or (isinstance(value, str) and "=" in value):
+        wrong = ValueError(
+            f"must be HZ, or LAYER=HZ pairs separated by commas, HZ a positive number, "
+            f"got {value!r}")
+        items = value.items() if isinstance(value, dict) else [
+            part.partition("=")[::2] for part in value.split(",") if part.strip()]
+        budgets = {}
+        for name, hz in items:
+            try:
+                budgets[str(name).strip()] = positive_float(hz)
+            except ValueError:
+                raise wrong from None
+            if not str(name).strip():
+                raise wrong
+        if not budgets:
+            raise wrong
+        return budgets
+    try:
+        return positive_float(value)
+    except ValueError:
+        raise ValueError(f"must be HZ, or LAYER=HZ pairs separated by commas, HZ a "
+                         f"positive number, got {value!r}") from None
+
+
 def address(value):
     if value is None:
         return None
@@ -413,6 +439,35 @@ class Config:
         f"train with a penalty that keeps each layer's firing neurons at or above HZ "
         f"(weight {defaults.RATE_WEIGHT}; default: no penalty)", metavar="HZ",
         show_default=False,
+    )
+    spike_budget = Setting(
+        None, optional(budget),
+        "train with every neuron layer's mean firing rate held to HZ (or each named "
+        f"layer to its own: conv0=20,conv1=10): a penalty of weight "
+        f"{defaults.BUDGET_WEIGHT:g} x (rate / HZ - 1)^2 beyond it, silent neurons "
+        "counted, so that the network spends fewer spikes, which the chip pays for "
+        "(default: no budget)", metavar="HZ|LAYER=HZ,...", show_default=False,
+    )
+    quantize = Setting(
+        None, optional(positive_int),
+        "train through rates quantised to the spike counts N steps can hold, "
+        "round(rate x N x dt) / (N x dt), with the rate curve's gradient (QCFS-style, "
+        "Bu et al. 2022: which assumes reset by subtraction; Loihi resets to zero, so "
+        "what it gives here is measured, not assumed; default: exact rates)",
+        metavar="N", show_default=False,
+    )
+    time_epochs = Setting(
+        0, non_negative_int,
+        "after training, fine-tune for N epochs through time: the network run for "
+        "--time-steps steps with the neuron as the chip runs it (Loihi's discretised "
+        "decay, whole-step refractory period, reset to zero, a step's delay per "
+        "layer) in the forward pass and the rate curve's gradient in the backward "
+        "pass, so that few steps suffice (0: none)", metavar="N",
+    )
+    time_steps = Setting(
+        None, optional(positive_int),
+        "steps the fine-tuning through time runs each training digit for "
+        "(default: --n-steps)", metavar="N", show_default=False,
     )
     train_noise = Setting(
         None, optional(non_negative_float),

@@ -46,6 +46,9 @@ OUTPUT_SYNAPSE = 0.1
 #: NengoDL's spiking accuracy unchanged (98.25 % on the first 2,000 test digits,
 #: 10 epochs, gain 10). Lowering --amplitude did more.
 RATE_WEIGHT = 0.01
+#: Weight of the --spike-budget penalty, ``BUDGET_WEIGHT * max(0, r / budget - 1)**2``
+#: per layer: a layer at twice its budget adds as much as a cross-entropy of 1.
+BUDGET_WEIGHT = 1.0
 #: Calibration: a rate at HEADROOM of the neuron's ceiling or above counts as
 #: saturated ...
 HEADROOM = 0.9

@@ -22,6 +22,10 @@ import_nengo_dl()
 from nengo_loihi.neurons import LoihiLIF, discretize_tau_rc, discretize_tau_ref  # noqa: E402
 
 
+#: the time step a quantised activation counts its window in (s): the runs' own
+QUANTIZE_DT = 0.001
+
+
 class LIFActivation:
     """Keras activation: ``amplitude * rate(gain * x)``, the LIF firing rate.
 
@@ -55,6 +59,15 @@ class LIFActivation:
         of the fluctuations makes it keep margins the spikes respect (Hunsberger
         & Eliasmith, 2016, trained their spiking CNNs with noise for the same
         reason).
+    quantize : int, optional
+        Train through rates quantised to the spike counts ``quantize`` steps
+        of 1 ms can hold: ``round(rate * T) / T`` with ``T = quantize * 1 ms``
+        (the clip-floor-shift activation of Bu et al., ICLR 2022, on the LIF
+        curve), with the rate curve's gradient. QCFS makes an ANN's
+        activations equal the spike counts of integrate-and-fire neurons that
+        reset by subtraction; Loihi's reset to zero loses a neuron's voltage
+        above threshold at each spike, so what quantised training gives here is
+        measured, not assumed.
 
     Notes
     -----
@@ -70,9 +83,11 @@ class LIFActivation:
         gain=defaults.GAIN,
         sigma=0.02,
         noise=0.0,
+        quantize=None,
     ):
         self.gain = float(gain)
         self.noise = float(noise)
+        self.quantize = None if quantize is None else int(quantize)
         self.tau_rc = float(tau_rc)
         self.tau_ref = float(tau_ref)
         self.amplitude = float(amplitude)
@@ -92,7 +107,7 @@ class LIFActivation:
         above = j > 1
         safe = tf.where(above, j - 1, tf.ones_like(j))
         period = tau_ref + tau_rc * tf.math.log1p(1.0 / safe)
-        return tf.where(above, self._rate_of_period(period), 0.0)
+        return tf.where(above, self._rate_of_period(period), tf.zeros_like(j))
 
     def _forward_taus(self):
         return self.tau_rc, self.tau_ref
@@ -118,6 +133,10 @@ class LIFActivation:
         @tf.custom_gradient
         def lif_rate(j):
             rate = self.rate_of_current(j)
+            if self.quantize:
+                # spike counts in the window, rounded half up (QCFS's shift)
+                window = self.quantize * QUANTIZE_DT
+                rate = tf.floor(rate * window + 0.5) / window
 
             def grad(dy):
                 # derivative of the soft-LIF rate: j - 1 is replaced by
@@ -190,8 +209,9 @@ class LIFActivation:
             gain=self.gain,
             sigma=self.sigma,
             # only when set, so that the training cache keys of runs without
-            # noise stay what they were
+            # noise or quantisation stay what they were
             **({"noise": self.noise} if self.noise else {}),
+            **({"quantize": self.quantize} if self.quantize else {}),
         )
 
 

@@ -132,7 +132,8 @@ def activation(config, spec=None):
     noise = config.train_noise
     if noise is None:
         noise = spec.train_noise if spec is not None else 0.0
-    return ACTIVATIONS[config.neuron](gain=config.gain, amplitude=config.amplitude, noise=noise)
+    return ACTIVATIONS[config.neuron](gain=config.gain, amplitude=config.amplitude, noise=noise,
+                                      quantize=config.quantize)
 
 
 def model_name(config):
@@ -180,6 +181,14 @@ def preflight(config):
 
     config.check()
     spikes = spike_input(config)
+    if config.time_epochs and spikes:
+        sent = (f"{config.label('encoding')} {config.encoding}" if config.encoding != "analog"
+                else f"the events of {config.dataset}")
+        raise ConfigError(
+            f"{config.label('time_epochs')} fine-tunes with each image held at every "
+            f"step, but this run sends spikes ({sent}); leave "
+            f"{config.label('time_epochs')} out"
+        )
     for name in config.backends:
         get_backend(name).check_inputs(spikes)
         get_backend(name).check()
@@ -197,6 +206,16 @@ def check(config, spec, data):
 
     model = spec.build(activation(config, spec))
     check_memory(config, model, data)
+    if isinstance(config.spike_budget, dict):
+        from .conversion import neuron_layers
+
+        layers = neuron_layers(model)
+        unknown = [name for name in config.spike_budget if name not in layers]
+        if unknown:
+            raise ConfigError(
+                f"{config.label('spike_budget')} names {', '.join(unknown)}, not a neuron "
+                f"layer of {spec.name}; its neuron layers: {', '.join(layers)}"
+            )
     folded = deployable(model)  # what will run: refuses what cannot be folded
     if config.target_rate:
         from .calibration import check_biases
@@ -221,7 +240,8 @@ def train(config, data, spec=None, log=print):
     model : tf.keras.Model
     training : dict
         Epochs, digits, schedule, whether it was cached, seconds, cache file,
-        history, and ``calibration`` (None without ``target_rate``).
+        history, ``calibration`` (None without ``target_rate``) and
+        ``through_time`` (None without ``time_epochs``).
     """
     from .deploy import deployable
     from .training import LR_SCHEDULE
@@ -234,6 +254,7 @@ def train(config, data, spec=None, log=print):
         batch_size=config.train_batch_size, log=log, augment=config.augment,
         lr_decay=config.lr_decay,
         rate_target=(config.rate_penalty, RATE_WEIGHT) if config.rate_penalty else None,
+        spike_budget=config.spike_budget,
     )
     model = deployable(model)
     training = dict(
@@ -253,6 +274,19 @@ def train(config, data, spec=None, log=print):
         )
         for line in describe(training["calibration"]):
             log(line)
+    training["through_time"] = None
+    if config.time_epochs:
+        from .through_time import fine_tune
+
+        base = (training["calibration"]["fine_tune"]["cache"] if training["calibration"]
+                else info["cache"])
+        training["through_time"] = fine_tune(
+            model, data.x_train, data.y_train, config.time_steps or config.n_steps,
+            config.time_epochs, base, synapse=config.synapse,
+            output_synapse=config.output_synapse, readout=config.readout,
+            batch_size=config.train_batch_size, augment=config.augment, seed=config.seed,
+            retrain=config.retrain, log=log,
+        )
     return model, training
 
 

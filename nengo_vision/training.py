@@ -62,6 +62,34 @@ def add_rate_regularization(model, target_hz, weight):
         model.add_metric(tf.reduce_mean(out), name=f"{name}_hz")
 
 
+def add_spike_budget(model, budgets, weight=defaults.BUDGET_WEIGHT):
+    """Keep each neuron layer's mean firing rate at or under its budget while training.
+
+    The penalty is ``weight * max(0, r / budget - 1) ** 2`` per layer, where
+    ``r`` is the layer's mean rate (Hz) over its neurons and the batch: nothing
+    while a layer keeps within its budget, growing fast beyond it. Unlike
+    :func:`add_rate_regularization` it counts every neuron, silent ones too:
+    the budget is the layer's spikes, what the chip pays for (each spike costs
+    its synaptic operations). Each layer's mean rate is reported as a training
+    metric.
+
+    Parameters
+    ----------
+    budgets : float or dict
+        Hz for every neuron layer, or layer → Hz (layers not named: no budget).
+    """
+    from .conversion import neuron_layers
+
+    for name in neuron_layers(model):
+        budget = budgets.get(name) if isinstance(budgets, dict) else budgets
+        if budget is None:
+            continue
+        layer = model.get_layer(name)
+        rate = tf.reduce_mean(layer.output) / layer.activation.amplitude
+        model.add_loss(weight * tf.square(tf.nn.relu(rate / budget - 1.0)))
+        model.add_metric(rate, name=f"{name}_mean_hz")
+
+
 def random_shifts(images, max_shift, rng):
     """Each image moved by a random whole number of pixels, at most ``max_shift``.
 
@@ -132,7 +160,7 @@ def data_digest(x, y):
 
 def cache_path(cache_dir, spec, activation, epochs, n_train, seed, rate_target=None,
                augment=defaults.AUGMENT, lr_decay=True, batch_size=defaults.TRAIN_BATCH_SIZE,
-               *, data):
+               *, data, spike_budget=None):
     """Where the parameters for these settings are (or will be) cached.
 
     ``data`` is the training digits' :func:`data_digest`; the other arguments
@@ -156,6 +184,9 @@ def cache_path(cache_dir, spec, activation, epochs, n_train, seed, rate_target=N
         key["augment"] = dict(max_shift=int(augment), method="random_shifts v1")
     if lr_decay:
         key["lr_decay"] = LR_SCHEDULE
+    if spike_budget is not None:
+        # only when set, so that the keys of runs without one stay what they were
+        key["spike_budget"] = dict(budget=spike_budget, weight=defaults.BUDGET_WEIGHT)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return Path(cache_dir) / f"{spec.name}-e{epochs}-n{n_train}-s{seed}-{digest}.npz"
 
@@ -240,6 +271,7 @@ def train(
     augment=defaults.AUGMENT,
     lr_decay=True,
     log=print,
+    spike_budget=None,
 ):
     """Return ``spec``'s Keras model trained on the given digits, using the cache.
 
@@ -269,6 +301,8 @@ def train(
         Let Adam's learning rate fall along a cosine (:data:`LR_SCHEDULE`)
         instead of keeping it at :data:`LR`. The defaults are the main job's
         (:class:`.Config` passes its own values).
+    spike_budget : float or dict, optional
+        Mean rate (Hz) each neuron layer is held to (:func:`add_spike_budget`).
 
     Returns
     -------
@@ -291,6 +325,7 @@ def train(
         lr_decay=lr_decay,
         batch_size=batch_size,
         data=data_digest(x_train, y_train),
+        spike_budget=spike_budget,
     )
     info = dict(cache=str(path), cached=False, seconds=0.0, history={})
     # two processes with the same settings (a sweep's workers) train once: the
@@ -308,10 +343,19 @@ def train(
         )
         if rate_target:
             add_rate_regularization(model, *rate_target)
+        if spike_budget is not None:
+            add_spike_budget(model, spike_budget)
         info["seconds"], info["history"] = fit(
             model, x_train, y_train, epochs, batch_size, augment, seed, LR, lr_decay
         )
         save_weights(model, path)
+        if rate_target or spike_budget is not None:
+            # the penalties are layers of their own in the model's graph, which
+            # no chip runs: the trained weights go into the plain model
+            trained = model
+            model = spec.build(activation)
+            tf.keras.backend.batch_set_value(
+                [(w, named_weights(trained)[k]) for k, w in named_weights(model).items()])
     log(f"saved trained parameters to {path}")
     return model, info
 
