@@ -22,7 +22,9 @@ kept in ``FOLDER/points/``: a sweep stopped or killed part-way and run again
 runs only the points it has not finished. ``FOLDER/sweep.csv`` has one row per
 point and backend (:func:`point_rows`), with the Pareto fronts of accuracy
 against energy and against steps (:func:`pareto_front`); ``FOLDER/frontier.png``
-plots both (:func:`.report.plots.frontier`).
+plots both (:func:`.report.plots.frontier`). Several grids on the same base
+settings may share a folder (each point is kept once): the table and the fronts
+are over every point the folder holds.
 """
 
 import argparse
@@ -307,8 +309,10 @@ def _save_point(folder, key, settings, config, rows):
     write_text(Path(folder) / "points" / f"{key}.json", text + "\n")
 
 
-def _load_rows(folder, key):
-    return json.loads((Path(folder) / "points" / f"{key}.json").read_text())["rows"]
+def _load_point(folder, key):
+    """A finished point's ``(settings, rows)``."""
+    point = json.loads((Path(folder) / "points" / f"{key}.json").read_text())
+    return point["settings"], point["rows"]
 
 
 def _client(workers, scheduler):
@@ -402,8 +406,14 @@ def sweep(config, grid, folder, workers=None, scheduler=None, log=print):
                 finish(k, s, c, run_point(c.replace(progress=False), s, k))
     finally:
         bar.close()
-    rows = add_fronts([r for k in keys for r in _load_rows(folder, k)])
-    write_table(folder, rows, list(grid))
+    # the table holds every point of the folder: this grid's, in grid order,
+    # then those other grids on the same base settings left there
+    others = sorted(p.stem for p in (Path(folder) / "points").glob("*.json")
+                    if p.stem not in set(keys))
+    points_rows = [_load_point(folder, k) for k in keys + others]
+    names = list(dict.fromkeys(n for settings, _ in points_rows for n in settings))
+    rows = add_fronts([r for _, rows in points_rows for r in rows])
+    write_table(folder, rows, names)
     write_plot(folder, rows)
     return rows
 

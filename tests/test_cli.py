@@ -331,6 +331,15 @@ def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
     assert [r["backend"] for r in rows] == backends
     with open(out / "accuracy_by_step.csv") as f:
         assert len(list(csv.reader(f))) == 31
+    # the cost section: every backend's accuracy, steps and energy, the ANN's
+    # arithmetic, the chips' anchors, and every term of the emulator's account
+    assert "## Cost: accuracy, steps and energy per inference" in report
+    assert "| `keras` | " in report and "TrueNorth 99.4 % at 108.000 µJ" in report
+    with open(out / "energy.csv") as f:
+        terms = [r for r in csv.DictReader(f) if r["backend"] == "loihi-emulator"]
+    assert [t["where"] for t in terms].count("host") == 5
+    assert sum(float(t["joules_per_inference"]) for t in terms) == pytest.approx(
+        emulator["energy"]["total_joules"])
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temp files left
 
 

@@ -240,10 +240,13 @@ class BatchedChip:
         self.voltage = np.zeros(shape, dtype=np.int32)
         self.ref_count = np.zeros(shape, dtype=np.int32)
         self.spiked = np.zeros(shape, dtype=bool)
+        #: spikes of each compartment since the last reset, per input
+        self.fired = np.zeros(shape, dtype=np.int32)
         # spikes per input axon: counts, since a spike stream may send several
         self.host_spikes = np.zeros((batch_size, self.n_inputs), dtype=np.uint8)
         self.overflowed = np.zeros((batch_size, 3), dtype=bool)
         self._idle = np.zeros(batch_size, dtype=np.int64)
+        self._no_tally = (np.zeros((max(n, self.n_inputs), 0)), np.zeros((batch_size, 0)))
         self.t = 0
 
     def read_by_host(self, loihi_probe):
@@ -260,7 +263,7 @@ class BatchedChip:
 
     def reset(self):
         """Every compartment at rest, nothing in flight, the clock at zero."""
-        for array in (self.q, self.current, self.voltage, self.ref_count):
+        for array in (self.q, self.current, self.voltage, self.ref_count, self.fired):
             array[...] = 0
         self.spiked[...] = False
         self.host_spikes[...] = False
@@ -282,19 +285,21 @@ class BatchedChip:
         """
         self.t += 1
         self.q[...] = 0
-        from_host = self.t >= 2 and self.n_inputs
-        if tally is not None:
-            if from_host:
-                kernels.tally_spikes(self.host_spikes, self.input_weights, tally)
-            kernels.tally_spikes(self.spiked, self.chip_weights, tally)
-        if from_host:
-            kernels.accumulate_spikes(self.host_spikes, *self.input_routes, self.q)
-        kernels.accumulate_spikes(self.spiked, *self.chip_routes, self.q)
+        count = tally is not None
+        if self.t >= 2 and self.n_inputs:
+            kernels.accumulate_spikes(
+                self.host_spikes, *self.input_routes, self.q,
+                self.input_weights if count else self._no_tally[0],
+                tally if count else self._no_tally[1])
+        kernels.accumulate_spikes(
+            self.spiked, *self.chip_routes, self.q,
+            self.chip_weights if count else self._no_tally[0],
+            tally if count else self._no_tally[1])
         self._idle[...] = 0
         kernels.update_compartments(
             self.q, self.current, self.voltage, self.ref_count, self.spiked,
             self.r_u, self.r_v, self.bias, self.vth, self.vmin, self.vmax, self.ref,
-            Q_BITS, U_BITS, self.overflowed, self._idle,
+            Q_BITS, U_BITS, self.overflowed, self._idle, self.fired,
         )
         if tally is not None:
             tally[:, _COL["idle_updates"]] += self._idle

@@ -25,7 +25,7 @@ step, as the converted networks use them) or one vector per step ``(N, T, D)``.
 from dataclasses import dataclass, field
 
 import numpy as np
-from nengo.builder.operator import SimPyFunc
+from nengo.builder.operator import Copy, Reset, SimPyFunc
 from nengo.builder.processes import SimProcess
 from nengo_loihi.builder.inputs import HostReceiveProcess, HostSendProcess
 
@@ -62,6 +62,27 @@ class Batch:
     counts: dict = field(default_factory=dict)
     rasters: dict = field(default_factory=dict)
     tallies: np.ndarray = None
+
+
+def _nothing(op, signals, host):
+    return None
+
+
+def _relayed(host_sim, signal):
+    """``(Reset, Copy)`` if ``signal`` is a relay: set to zero, then added one other
+    signal whole, every step, and read by nothing but the operator that asked;
+    else ``()``. (nengo-loihi feeds each host-to-chip sender so: a node summing
+    a neuron layer's spikes.) The sender can then read that other signal."""
+    writers = [op for op in host_sim.step_order if signal in op.sets + op.incs + op.updates]
+    readers = [op for op in host_sim.step_order if signal in op.reads]
+    if len(writers) != 2 or len(readers) != 1 or signal.is_view:
+        return ()
+    reset, copy = writers
+    if (isinstance(reset, Reset) and np.all(reset.value == 0) and isinstance(copy, Copy)
+            and copy.inc and copy.src_slice is None and copy.dst_slice is None
+            and copy.src.shape == signal.shape):
+        return reset, copy
+    return ()
 
 
 def _ops(host_sim, cls, process_cls=None):
@@ -133,7 +154,12 @@ class BatchedEmulator:
                    for s, r in model.host2chip_senders.items()}
         if pre is not None:
             for op in _ops(pre, SimProcess, HostSendProcess):
-                hooks[op] = self._send_step(senders[id(op.process)])
+                relay = _relayed(pre, op.input)
+                hooks[op] = self._send_step(senders[id(op.process)],
+                                            relay[1].src if relay else None)
+                for skipped in relay:
+                    # the sender reads the relay's source itself
+                    hooks[skipped] = _nothing
         if post is not None:
             by_process = {
                 id(node.output): model.objs[probe]["out"]
@@ -172,9 +198,13 @@ class BatchedEmulator:
 
         return step_input
 
-    def _send_step(self, spike_input):
+    # the input node's value is what the run gives it: held (the same every
+    # step) when the run holds each input (BatchedHost.step(held=True))
+    _input_step.held_input = True
+
+    def _send_step(self, spike_input, source=None):
         def build(op, signals, host):
-            x = signals[op.input]
+            x = signals[op.input if source is None else source]
             target = self.chip.input_view(spike_input)
             pending = np.zeros(target.shape, dtype=bool)
             self._pending.append((pending, target))
@@ -283,7 +313,7 @@ class BatchedEmulator:
             else:
                 self._input[:size] = chunk[:, k] if per_step else chunk
             if self.host_pre is not None:
-                self.host_pre.step()
+                self.host_pre.step(held=not per_step)
                 recorders.record("host_pre", k)
             if self.chip is not None:
                 if step_tally is not None:
@@ -304,7 +334,7 @@ class BatchedEmulator:
                 for probe in self.receivers
             }
             for k in range(n_steps):
-                self.host.step()
+                self.host.step(held=not per_step)
                 recorders.record("host", k)
         recorders.finish(batch)
 
@@ -371,7 +401,6 @@ class _Recorders:
                 for out, cols in zip(blocks, chip.probe_columns[probe]):
                     out[:, k] = state[:size, cols]
             if self._chip_counts is not None:
-                self._chip_counts += np.count_nonzero(chip.spiked[:size], axis=0)
                 for probe, columns in self._neurons.items():
                     if probe in self._rasters:
                         chosen = columns[self.counts[probe]]
@@ -401,6 +430,9 @@ class _Recorders:
                 ])
             else:
                 batch.data[probe] = np.stack(self._host[probe], axis=1)
+        if self._chip_counts is not None:
+            # the chip counted each compartment's spikes as it ran
+            self._chip_counts += self.emu.chip.fired[: self.size].sum(axis=0)
         for probe in self.counts:
             if probe in self._neurons:
                 batch.counts[probe] = self._chip_counts[self._neurons[probe]].astype(float)

@@ -149,6 +149,16 @@ class BatchedHost:
                 written.add(signal.base if signal.is_view else signal)
         self.signals = BatchedSignals(sim, batch_size, written)
         self._time_signal = sim.model.time
+        # what a held input leaves unchanged after the first step: skipped then
+        self.held_ops = held_operators(order, sources=[
+            op for op, fn in (hooks or {}).items() if getattr(fn, "held_input", False)])
+        writers = {}
+        for op in order:
+            for signal in op.sets + op.incs + op.updates:
+                writers.setdefault(_base(signal), []).append(op)
+        #: signals whose every writer is held: they stay as the first step left them
+        self.held_signals = {base for base, ops_ in writers.items()
+                             if all(op in self.held_ops for op in ops_)}
         self._resets = []
         self._steps = []
         for op in order:
@@ -158,7 +168,11 @@ class BatchedHost:
                 builder = _builder_for(op)
                 step = builder(op, self.signals, self)
             if step is not None:
-                self._steps.append(step)
+                self._steps.append((op, step))
+        # what a held input leaves unchanged after the first step: skipped then
+        self._changing = [step for op, step in self._steps if op not in self.held_ops]
+        self._first = True
+        self.holding = False
         self.probes = list(sim.model.probes)
 
     @property
@@ -174,12 +188,26 @@ class BatchedHost:
         self.signals.reset()
         for fn in self._resets:
             fn()
+        self._first = True
 
-    def step(self):
+    def step(self, held=False):
+        """One step of every operator, in nengo's order.
+
+        ``held``: the input is the same as at the previous step (an image held
+        for the whole presentation). The operators that compute from it and
+        from constants alone (:func:`held_operators`) would compute the very
+        values they hold, so after the first step from rest they are skipped.
+        """
         old = np.seterr(invalid="raise", divide="ignore")
+        self.holding = held
         try:
-            for step in self._steps:
-                step()
+            if held and not self._first:
+                for step in self._changing:
+                    step()
+            else:
+                for _, step in self._steps:
+                    step()
+            self._first = False
         finally:
             np.seterr(**old)
 
@@ -190,6 +218,48 @@ class BatchedHost:
         if not self.signals.batched(signal):
             value = np.broadcast_to(value, (self.batch_size,) + value.shape)
         return value
+
+
+def _base(signal):
+    return signal.base if signal.is_view else signal
+
+
+#: operators whose outputs are a function of the signals they read and nothing
+#: else (no state, no clock, no random numbers)
+PURE = (ops.Reset, ops.Copy, ops.ElementwiseInc, ops.DotInc, ops.BsrDotInc,
+        ops.SparseDotInc, ConvInc, ConvTransposeInc)
+
+
+def held_operators(order, sources=()):
+    """The operators of ``order`` whose values cannot change from one step to the
+    next while the ``sources`` (the input node's operator) give the same value.
+
+    An operator is held when it is :data:`PURE` (or a source), everything it
+    reads is held (read-only, or written only by held operators), and every
+    signal it writes is written only by held operators (a signal that a
+    changing operator also writes is reset and summed anew every step, so
+    none of its writers may be skipped).
+    """
+    writers = {}
+    for op in order:
+        for signal in op.sets + op.incs + op.updates:
+            writers.setdefault(_base(signal), []).append(op)
+    sources = set(sources)
+    held = {op for op in order if isinstance(op, PURE) or op in sources}
+
+    def held_signal(signal):
+        b = _base(signal)
+        return b.readonly or all(w in held for w in writers.get(b, ()))
+
+    changed = True
+    while changed:
+        changed = False
+        for op in list(held):
+            reads = () if op in sources else op.reads
+            if not all(held_signal(s) for s in list(reads) + op.sets + op.incs + op.updates):
+                held.discard(op)
+                changed = True
+    return held
 
 
 def _builder_for(op):
@@ -414,7 +484,18 @@ def build_neurons(op, signals, host):
     J, output = signals[op.J], signals[op.output]
     dt = host.dt
     if type(neuron) is nengo.LIF and J.ndim == 2 and J.flags.c_contiguous:
-        return _lif_step(neuron, dt, J, output, state["voltage"], state["refractory_time"])
+        probed = [host.sim.model.sig[p]["in"] for p in host.sim.model.probes]
+
+        def read(signal):
+            return any(s is signal or (s.is_view and s.base is signal.base) for s in probed)
+
+        # the refractory times may be updated ahead (at the end of the step
+        # before) unless something reads them; neurons that a held input
+        # keeps below threshold may be left alone unless their voltage is read
+        ahead = not read(op.state["refractory_time"])
+        elide = ahead and not read(op.state["voltage"]) and _base(op.J) in host.held_signals
+        return _lif_step(neuron, dt, J, output, state["voltage"], state["refractory_time"],
+                         host if ahead else None, elide)
 
     def step_neurons():
         neuron.step(dt, J, output, **state)
@@ -422,8 +503,15 @@ def build_neurons(op, signals, host):
     return step_neurons
 
 
-def _lif_step(neuron, dt, J, output, voltage, refractory_time):
-    """``nengo.LIF.step`` through the compiled kernels (bit-equal, tested)."""
+def _lif_step(neuron, dt, J, output, voltage, refractory_time, host=None, elide=False):
+    """``nengo.LIF.step`` through the compiled kernels (bit-equal, tested).
+
+    With ``host``, each step ends with the next step's refractory update (one
+    pass over the neurons fewer); ``host.on_reset`` starts it again from rest.
+    With ``elide``, while the host holds its input (``host.holding``), the
+    neurons whose input current keeps them below threshold are left out after
+    the first step (:func:`.kernels.silent_neurons`): their output stays 0.
+    """
     spiked = np.empty(J.shape, dtype=bool)
     segments = np.empty(J.size)
     tau_rc, tau_ref = neuron.tau_rc, neuron.tau_ref
@@ -436,17 +524,38 @@ def _lif_step(neuron, dt, J, output, voltage, refractory_time):
     assert np.all(full == full[0]) and np.all(zero == zero[0])
     expm1_full, expm1_zero = full[0], zero[0]
 
+    ahead = []  # the next step's refractory update, done at the end of this one
+    none = np.zeros((0, 0), dtype=bool)
+    silent = np.zeros(J.shape, dtype=bool) if elide else none
+    skipping = []  # [True] once `silent` holds this presentation's silent neurons
+
     def step_lif():
-        args, part_starts = kernels.lif_refractory(dt, tau_rc, refractory_time, segments)
+        if ahead:
+            args, part_starts = ahead.pop()
+        else:
+            args, part_starts = kernels.lif_refractory(dt, tau_rc, refractory_time, segments)
+        skip = silent if skipping else none
         logs, starts = kernels.lif_voltage(
             dt, J, voltage, refractory_time, expm1_full, expm1_zero, np.expm1(args),
-            part_starts, output, spike_value, spiked, segments,
+            part_starts, output, spike_value, spiked, segments, skip,
         )
-        kernels.lif_spike_times(
-            dt, tau_rc, tau_ref, min_voltage, voltage, refractory_time, spiked,
-            np.log1p(logs), starts,
-        )
+        if host is None:
+            kernels.lif_spike_times(
+                dt, tau_rc, tau_ref, min_voltage, voltage, refractory_time, spiked,
+                np.log1p(logs), starts,
+            )
+        else:
+            ahead.append(kernels.lif_spike_times_then_refractory(
+                dt, tau_rc, tau_ref, min_voltage, voltage, refractory_time, spiked,
+                np.log1p(logs), starts, segments, skip,
+            ))
+        if elide and not skipping and host.holding:
+            kernels.silent_neurons(J, spiked, silent)
+            skipping.append(True)
 
+    if host is not None:
+        host.on_reset(ahead.clear)
+        host.on_reset(skipping.clear)
     return step_lif
 
 
