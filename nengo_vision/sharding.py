@@ -82,15 +82,21 @@ def custom_objects():
     return {cls.__name__: cls for cls in ACTIVATIONS.values()}
 
 
-def run_shard(name, ctx_bytes, model_bytes, inputs, start):
+def run_shard(name, ctx_bytes, model_bytes, inputs, start, placements=None):
     """One shard on a worker: ``(start, BackendRun)``.
 
     The worker owns one thread, so compiled loops use one as well.
+    ``placements``: the block shapes this process found for networks of the
+    same structure (:data:`.partition._FOUND`), so that each shard need not
+    search them again.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numba
     import tensorflow as tf
 
+    from . import partition
+
+    partition._FOUND.update(placements or {})
     numba.set_num_threads(1)
     with tf.keras.utils.custom_object_scope(custom_objects()):
         model = pickle.loads(model_bytes)
@@ -144,9 +150,11 @@ def run_sharded(name, ctx, inputs, client, n_workers):
     quiet = replace(ctx, model=None, progress=False, log=_no_log)
     ctx_bytes, model_bytes = pickle.dumps(quiet), pickle.dumps(ctx.model)
     # each shard carries its own samples' events only, not the whole set
+    from .partition import _FOUND
+
     futures = [
         client.submit(run_shard, name, ctx_bytes, model_bytes, inputs[a:b].detached(), a,
-                      pure=False)
+                      dict(_FOUND), pure=False)
         for a, b in bounds
     ]
     sizes = {f.key: b - a for f, (a, b) in zip(futures, bounds)}

@@ -88,12 +88,27 @@ def assert_one_line_error(status, err, expected):
     (["--readout", "max"], "argument --readout: must be one of last, integrate, got 'max' (see --help)"),
     (["--dataset", "nmnist", "--encoding", "poisson", "--n-test", "5"], "--encoding poisson codes still images, but nmnist streams its own events; leave --encoding out"),
     (["--backends", "keras,loihi", "--encoding", "regular"], "backend loihi cannot take input spikes (a spike --encoding or an event data set): nengo-loihi sends them to the chip once, when the network is built, not digit by digit; use --backends loihi-emulator, or --encoding analog for still images"),
+    (["--decision-margin", "-2"], "argument --decision-margin: must be a positive number, got '-2' (see --help)"),
+    (["--spike-budget", "conv0=0"], "argument --spike-budget: must be HZ, or LAYER=HZ pairs separated by commas, HZ a positive number, got 'conv0=0' (see --help)"),
+    (["--spike-budget", "lots"], "argument --spike-budget: must be HZ, or LAYER=HZ pairs separated by commas, HZ a positive number, got 'lots' (see --help)"),
+    (["--quantize", "0"], "argument --quantize: must be a positive integer, got '0' (see --help)"),
+    (["--time-epochs", "1", "--encoding", "poisson"], "--time-epochs fine-tunes with each image held at every step, but this run sends spikes (--encoding poisson); leave --time-epochs out"),
+    (["--time-epochs", "1", "--dataset", "mnist-saccades"], "--time-epochs fine-tunes with each image held at every step, but this run sends spikes (the events of mnist-saccades); leave --time-epochs out"),
     (["--backends", "loihi", "--dataset", "mnist-saccades"], "backend loihi cannot take input spikes (a spike --encoding or an event data set): nengo-loihi sends them to the chip once, when the network is built, not digit by digit; use --backends loihi-emulator, or --encoding analog for still images"),
 ])
 def test_bad_numbers(capsys, tmp_path, args, expected):
     status, err = run_main(capsys, *args, "--out", str(tmp_path / "out"))
     assert_one_line_error(status, err, expected)
     assert not (tmp_path / "out").exists()
+
+
+def test_spike_budget_for_a_layer_the_model_lacks(capsys, tmp_path, data_dir):
+    status, err = run_main(capsys, "--spike-budget", "conv0=20,conv9=10", "--n-test", "5",
+                           "--n-train", "5", "--data-dir", str(data_dir),
+                           "--out", str(tmp_path / "o"))
+    assert_one_line_error(status, err, "--spike-budget names conv9, not a neuron layer of "
+                                       "scnn_mnist; its neuron layers: conv0, conv1, conv2")
+    assert not (tmp_path / "o").exists()
 
 
 def test_unknown_model(capsys, tmp_path):

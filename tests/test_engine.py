@@ -147,6 +147,10 @@ def test_dask_local_cluster_gives_the_in_process_traces(trained, test_digits):
     for layer in emu_local.rasters:
         np.testing.assert_array_equal(emu.rasters[layer], emu_local.rasters[layer])
     np.testing.assert_array_equal(emu.voltages, emu_local.voltages)
+    # the chip's counts per digit and step, merged in digit order
+    assert emu.step_counts.keys() == emu_local.step_counts.keys()
+    for name, counts in emu_local.step_counts.items():
+        np.testing.assert_array_equal(emu.step_counts[name], counts, err_msg=name)
 
 
 def test_shard_bounds_cover_every_digit_once():
