@@ -186,51 +186,45 @@ def encoding_name(value):
     return value
 
 
-def digit_counts(value):
-    """``"BACKEND=N,..."`` or a dict → {backend: N} with N positive."""
-    wrong = ValueError(
-        f"must be BACKEND=N pairs separated by commas, N a positive integer, got {value!r}"
-    )
+def named_values(value, check, wrong):
+    """``"NAME=V,..."`` or a dict → ``{name: check(V)}``; ``wrong`` (a ValueError)
+    for a pair without a name or a value, or a value ``check`` refuses."""
     if isinstance(value, dict):
         items = list(value.items())
     else:
         items = [part.partition("=")[::2] if "=" in part else (part, None)
                  for part in filter(None, (p.strip() for p in str(value).split(",")))]
-    counts = {}
-    for name, number in items:
-        if not str(name).strip() or number is None:
+    named = {}
+    for name, v in items:
+        if not str(name).strip() or v is None:
             raise wrong
         try:
-            counts[str(name).strip()] = positive_int(number)
+            named[str(name).strip()] = check(v)
         except ValueError:
             raise wrong from None
-    return counts
+    return named
+
+
+def digit_counts(value):
+    """``"BACKEND=N,..."`` or a dict → {backend: N} with N positive."""
+    return named_values(value, positive_int, ValueError(
+        f"must be BACKEND=N pairs separated by commas, N a positive integer, got {value!r}"
+    ))
 
 
 def budget(value):
     """A spike budget: Hz for every neuron layer, or ``"LAYER=HZ,..."`` (a dict)."""
+    wrong = ValueError(f"must be HZ, or LAYER=HZ pairs separated by commas, HZ a "
+                       f"positive number, got {value!r}")
     if isinstance(value, dict) or (isinstance(value, str) and "=" in value):
-        wrong = ValueError(
-            f"must be HZ, or LAYER=HZ pairs separated by commas, HZ a positive number, "
-            f"got {value!r}")
-        items = value.items() if isinstance(value, dict) else [
-            part.partition("=")[::2] for part in value.split(",") if part.strip()]
-        budgets = {}
-        for name, hz in items:
-            try:
-                budgets[str(name).strip()] = positive_float(hz)
-            except ValueError:
-                raise wrong from None
-            if not str(name).strip():
-                raise wrong
+        budgets = named_values(value, positive_float, wrong)
         if not budgets:
             raise wrong
         return budgets
     try:
         return positive_float(value)
     except ValueError:
-        raise ValueError(f"must be HZ, or LAYER=HZ pairs separated by commas, HZ a "
-                         f"positive number, got {value!r}") from None
+        raise wrong from None
 
 
 def address(value):

@@ -195,3 +195,20 @@ def test_integrating_output_is_the_sum_of_the_output():
     traces[0, 6:, 5] = 1.4  # 5.6 < 6 total: class 4 wins the integral
     preds = metrics.readout_predictions(traces, 2, None)
     assert preds["integrate"][0] == 4 and preds["last"][0] == 5
+
+
+def test_decisions_stop_where_the_lead_first_reaches_the_margin():
+    from nengo_vision.metrics import decide
+
+    # three samples, four steps, two classes: a lead of 0.5, 1.5, 3, 4 for the
+    # first; the second never leads by 2; the third leads at once, then loses it
+    scores = np.array([
+        [[0.0, 0.5], [0.0, 1.5], [3.0, 0.0], [4.0, 0.0]],
+        [[1.0, 0.0], [1.5, 0.0], [0.0, 1.0], [0.0, 1.9]],
+        [[2.5, 0.0], [0.0, 9.0], [0.0, 9.0], [0.0, 9.0]],
+    ])
+    stop, classes = decide(scores, margin=2.0)
+    assert stop.tolist() == [3, 4, 1] and classes.tolist() == [0, 1, 0]
+    # no rule: every sample runs to the end, its class the last step's
+    stop, classes = decide(scores)
+    assert stop.tolist() == [4, 4, 4] and classes.tolist() == [0, 1, 1]
