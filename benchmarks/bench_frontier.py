@@ -59,6 +59,10 @@ GRIDS = {
         ("early decisions", dict(model=["small_mnist"], n_steps=[10, 20], time_epochs=[2],
                                  readout=["integrate"],
                                  decision_margin=[None, 20.0, 40.0, 80.0])),
+        ("lower budgets", dict(model=["small_mnist"], n_steps=[5, 6, 8], time_epochs=[2],
+                               spike_budget=[15.0, 20.0])),
+        ("more steps", dict(model=["small_mnist"], n_steps=[12, 15], time_epochs=[2],
+                            spike_budget=[None, 30.0])),
     ],
     "events": [
         ("models", dict(model=["tiny_nmnist", "scnn_nmnist"])),

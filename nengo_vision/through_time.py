@@ -163,6 +163,12 @@ class ThroughTime(tf.keras.Model):
         super().__init__()
         self.net, self.n_steps, self.dt = model, int(n_steps), dt
         self.synapse, self.output_synapse, self.readout = synapse, output_synapse, readout
+        # each layer's inputs in this model (a layer that the folding reused
+        # from the trained model also has that model's nodes)
+        self._inbound = {
+            layer["name"]: [node[0] for nodes in layer["inbound_nodes"] for node in nodes]
+            for layer in model.get_config()["layers"]
+        }
 
     def _spikes(self, pre, act):
         spikes = loihi_lif(pre.tensor, act, self.n_steps, pre.per_step, self.dt)
@@ -172,9 +178,7 @@ class ThroughTime(tf.keras.Model):
     def call(self, x, training=None):
         values = {}
         for layer in self.net.layers:
-            inbound = layer._inbound_nodes[0].inbound_layers
-            inputs = [values[i.name] for i in (inbound if isinstance(inbound, list)
-                                               else [inbound])] if inbound else []
+            inputs = [values[name] for name in self._inbound[layer.name]]
             act = getattr(layer, "activation", None)
             neurons = is_neuron_activation(act)
             if isinstance(layer, L.InputLayer):
