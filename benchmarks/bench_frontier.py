@@ -55,7 +55,7 @@ GRIDS = {
         ("through time, spike budget", dict(model=["small_mnist", "tiny_mnist"],
                                             n_steps=[6, 8, 10], time_epochs=[2],
                                             spike_budget=[None, 30.0])),
-        ("quantised rates", dict(model=["small_mnist"], n_steps=[8], quantize=[8])),
+        ("quantised rates", dict(model=["small_mnist"], n_steps=[8], quantize=[None, 8])),
         ("early decisions", dict(model=["small_mnist"], n_steps=[10, 20], time_epochs=[2],
                                  readout=["integrate"],
                                  decision_margin=[None, 20.0, 40.0, 80.0])),
@@ -63,6 +63,8 @@ GRIDS = {
                                spike_budget=[15.0, 20.0])),
         ("more steps", dict(model=["small_mnist"], n_steps=[12, 15], time_epochs=[2],
                             spike_budget=[None, 30.0])),
+        ("tiny, more steps", dict(model=["tiny_mnist"], n_steps=[15, 20], time_epochs=[2],
+                                  spike_budget=[30.0])),
     ],
     "events": [
         ("models", dict(model=["tiny_nmnist", "scnn_nmnist"])),

@@ -349,7 +349,7 @@ def test_main_job_end_to_end(tmp_path, data_dir, cache_dir, trained):
     # the cost section: every backend's accuracy, steps and energy, the ANN's
     # arithmetic, the chips' anchors, and every term of the emulator's account
     assert "## Cost: accuracy, steps and energy per inference" in report
-    assert "| `keras` | " in report and "TrueNorth 99.4 % at 108.000 µJ" in report
+    assert "| `keras` | " in report and "TrueNorth 99.4 % at 108 µJ (Esser et al., PNAS 2015)" in report
     with open(out / "energy.csv") as f:
         terms = [r for r in csv.DictReader(f) if r["backend"] == "loihi-emulator"]
     assert [t["where"] for t in terms].count("host") == 5

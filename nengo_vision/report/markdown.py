@@ -264,15 +264,15 @@ def cost_section(result):
          f"was {margin:g} ahead of the next (`--decision-margin`); its class was read "
          "there and its steps and energy counted to there."
          if margin is not None else
-         "Every sample ran every step (no `--decision-margin`)."),
-        " Energy: every operation of an inference times a published energy per "
+         "Every sample ran every step (no `--decision-margin`).")
+        + " Energy: every operation of an inference times a published energy per "
         "operation (below); the ANN's row is its arithmetic alone.",
         "",
         _md_table(["backend", "accuracy", "steps", "chip", "link", "host", "total"], rows),
         "",
         "What chips have measured on MNIST (per inference; other networks and codes, "
         "for scale): "
-        + "; ".join(f"{chip} {acc * 100:.1f} % at {_uj(j)} ({src})"
+        + "; ".join(f"{chip} {acc * 100:.1f} % at {j * 1e6:g} µJ ({src})"
                     for chip, acc, j, src in ANCHORS) + ".",
         "",
     ]
