@@ -61,15 +61,16 @@ GRIDS = {
                                  decision_margin=[None, 20.0, 40.0, 80.0])),
         ("lower budgets", dict(model=["small_mnist"], n_steps=[5, 6, 8], time_epochs=[2],
                                spike_budget=[15.0, 20.0])),
-        ("more steps", dict(model=["small_mnist"], n_steps=[12, 15], time_epochs=[2],
-                            spike_budget=[None, 30.0])),
-        ("tiny, more steps", dict(model=["tiny_mnist"], n_steps=[15, 20], time_epochs=[2],
-                                  spike_budget=[30.0])),
     ],
     "events": [
-        ("models", dict(model=["tiny_nmnist", "scnn_nmnist"])),
+        ("chip-sized model", dict(model=["tiny_nmnist"])),
+        # the ANN learned the input synapse's state at the last step (see
+        # datasets/event_data.py): the output is not the class before the
+        # input has built up, so summed evidence decides early and wrongly
         ("early decisions", dict(model=["tiny_nmnist"], readout=["integrate"],
-                                 decision_margin=[None, 50.0, 100.0, 200.0])),
+                                 decision_margin=[None, 50.0])),
+        ("spike budget", dict(model=["tiny_nmnist"], spike_budget=[30.0, 15.0])),
+        ("the main job's model", dict(model=["scnn_nmnist"])),
     ],
 }
 BASE = {
