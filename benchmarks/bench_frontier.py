@@ -6,13 +6,14 @@ energy on the complete account (:mod:`nengo_vision.energy`):
 
 - ``--part digits`` (still MNIST digits, held): the zoo's ``scnn_mnist`` and
   the chip-sized ``small_mnist`` and ``tiny_mnist`` at several step counts;
-  then, on ``small_mnist``, the methods that move the front crossed with the
-  steps: fine-tuning through time (``time_epochs``), a spike budget
-  (``spike_budget``), QCFS-style quantised rates (``quantize``), and early
-  decisions (``decision_margin`` on the summed output, ``readout=integrate``);
+  then the methods that move the front crossed with the steps: fine-tuning
+  through time (``time_epochs``) with and without a spike budget
+  (``spike_budget``) on both chip-sized models, and on ``small_mnist`` lower
+  budgets, QCFS-style quantised rates (``quantize``) and early decisions
+  (``decision_margin`` on the summed output, ``readout=integrate``);
 - ``--part events`` (events made from all 10,000 MNIST test digits, streamed
-  onto the chip): ``tiny_nmnist`` and the main job's ``scnn_nmnist``, with and
-  without early decisions.
+  onto the chip): ``tiny_nmnist`` plain, with early decisions and with spike
+  budgets, and the main job's ``scnn_nmnist``.
 
 Each part's folder (``--out``, default ``benchmarks/results/frontier/``) holds
 the sweep (``sweep.csv``, ``frontier.png``, one file per finished point: run the
@@ -22,7 +23,7 @@ first N test samples into ``<out>-pilot`` (the trainings are the same, so a
 pilot fills the cache for the real run). ``--table`` prints the README's tables.
 
 Every training is the main job's but for 15 epochs (the chip-sized models need
-them; ``scnn_mnist`` gains nothing from them at 30 steps). About two hours on 2
+them; ``scnn_mnist`` gains nothing from them at 30 steps). About three hours on 2
 cores from an empty cache::
 
     NENGO_VISION_DATA=../shared/data python benchmarks/bench_frontier.py --part digits
@@ -154,7 +155,9 @@ def measure(args):
         print(f"\n{part}: {name}")
         rows = nv.sweep(base, grid, out, workers=args.workers)
     summary = dict(part=part, date=start.isoformat(timespec="seconds"), machine=machine(),
-                   hours=round((datetime.datetime.now() - start).total_seconds() / 3600, 2),
+                   # the points' own run times (a resumed run skips the finished ones)
+                   point_hours=round(sum({r["point"]: float(r["point_seconds"])
+                                          for r in rows}.values()) / 3600, 2),
                    base=BASE[part], grids=GRIDS[part], n_test=rows[0]["n_test"],
                    targets=targets([{k: ("" if v is None else v) for k, v in r.items()}
                                     for r in rows], part))

@@ -195,6 +195,22 @@ def preflight(config):
     check_writable(config.cache_dir or default_cache_dir(), config.label("cache_dir"))
 
 
+def check_budget_layers(config, spec, model=None):
+    """ConfigError if a per-layer ``spike_budget`` names a layer that is not one of
+    the model's neuron layers (``model``: built from ``spec`` if not given)."""
+    if not isinstance(config.spike_budget, dict):
+        return
+    from .conversion import neuron_layers
+
+    layers = neuron_layers(model or spec.build(activation(config, spec)))
+    unknown = [name for name in config.spike_budget if name not in layers]
+    if unknown:
+        raise ConfigError(
+            f"{config.label('spike_budget')} names {', '.join(unknown)}, not a neuron "
+            f"layer of {spec.name}; its neuron layers: {', '.join(layers)}"
+        )
+
+
 def check(config, spec, data):
     """What depends on the data and the model, checked before training: the
     memory the run needs, biases where rates are to be calibrated, and (for
@@ -206,16 +222,7 @@ def check(config, spec, data):
 
     model = spec.build(activation(config, spec))
     check_memory(config, model, data)
-    if isinstance(config.spike_budget, dict):
-        from .conversion import neuron_layers
-
-        layers = neuron_layers(model)
-        unknown = [name for name in config.spike_budget if name not in layers]
-        if unknown:
-            raise ConfigError(
-                f"{config.label('spike_budget')} names {', '.join(unknown)}, not a neuron "
-                f"layer of {spec.name}; its neuron layers: {', '.join(layers)}"
-            )
+    check_budget_layers(config, spec, model)
     folded = deployable(model)  # what will run: refuses what cannot be folded
     if config.target_rate:
         from .calibration import check_biases

@@ -40,20 +40,20 @@ import time
 import types
 from pathlib import Path
 
-from ._io import atomic_path, write_text
+from ._io import atomic_path, check_writable, write_text
 from .config import Config
 from .errors import ConfigError, NengoVisionError
 
 PROG = "python -m nengo_vision.sweep"
 #: the backends a sweep runs unless the base settings name others
 SWEEP_BACKENDS = ("keras", "loihi-emulator")
-#: settings a grid cannot cross: where the points run, and lists of their own
-NOT_CROSSED = ("backends", "digits", "workers", "scheduler", "progress", "retrain",
-               "cache_dir", "data_dir", "reference")
 #: settings that change how fast a point runs or where it keeps files, never
 #: what it finds: not part of a point's identity
 NOT_IN_KEY = ("progress", "workers", "scheduler", "emulator_batch", "batch_size",
               "cache_dir", "data_dir", "retrain", "record_digits")
+#: settings a grid cannot cross: where the points run, lists of their own, and
+#: those that are not part of a point's identity (two points would be one)
+NOT_CROSSED = tuple(dict.fromkeys(("backends", "digits", "reference") + NOT_IN_KEY))
 #: columns of sweep.csv before the energy terms (the grid's settings come first)
 COLUMNS = (
     "point", "model", "dataset", "n_steps", "backend", "n_test", "accuracy",
@@ -147,14 +147,17 @@ def _check_points(points):
     """Everything that can be checked of every point before any is run."""
     from .datasets import get_dataset
     from .models import find_model
-    from .pipeline import model_name, preflight
+    from .pipeline import check_budget_layers, model_name, preflight
 
-    models = set()
+    models = {}
     for _, config in points:
         preflight(config)
-        models.add((model_name(config), config.dataset, config.max_pool))
-    for name, dataset, max_pool in sorted(models):
-        find_model(name, get_dataset(dataset).name, max_pool=max_pool)
+        models.setdefault((model_name(config), config.dataset, config.max_pool), []).append(
+            config)
+    for (name, dataset, max_pool), configs in sorted(models.items()):
+        spec = find_model(name, get_dataset(dataset).name, max_pool=max_pool)
+        for config in configs:  # names of layers given a spike budget of their own
+            check_budget_layers(config, spec)
 
 
 # ----------------------------------------------------------------- results
@@ -365,6 +368,7 @@ def sweep(config, grid, folder, workers=None, scheduler=None, log=print):
     points = expand(config, grid)
     _check_points(points)
     base = given(config)
+    check_writable(folder, "--out")
     done = _open_folder(folder, base, grid)
     _record(folder, base, grid)
     keys = [point_key(c) for _, c in points]
@@ -479,7 +483,7 @@ def main(argv=None):
     for r in sorted(front, key=lambda r: r["energy_uj"]):
         print(f"  {r['accuracy'] * 100:6.2f} %  {r['energy_uj']:10.3f} µJ  "
               f"{r['mean_steps']:6.2f} steps  "
-              + ", ".join(f"{k}={r[k]}" for k in rows[0] if k in grid))
+              + ", ".join(f"{k}={r.get(k, '')}" for k in grid))
     return 0
 
 

@@ -55,6 +55,12 @@ def test_grid_values_are_checked_as_settings_are():
     (["--grid", "n_steps="], "--grid n_steps has no values; give them as n_steps=V1,V2,..."),
     (["--grid", "backends=keras"], "--grid cannot cross backends; give it once for every "
                                    "point with --backends"),
+    # a setting that changes no result would make two points one
+    (["--grid", "emulator_batch=16,64"], "--grid cannot cross emulator_batch; give it once "
+                                         "for every point with --emulator-batch"),
+    (["--grid", "spike_budget=conv0=20,convX=10"],
+     "--spike-budget names convX, not a neuron layer of tiny_mnist; its neuron layers: "
+     "conv0, conv1"),
 ])
 def test_bad_grids_are_one_line_and_write_nothing(tmp_path, capsys, args, message):
     out = tmp_path / "sweep"
@@ -63,6 +69,19 @@ def test_bad_grids_are_one_line_and_write_nothing(tmp_path, capsys, args, messag
     assert err.startswith("python -m nengo_vision.sweep: error: ") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("where, message", [
+    ("a-file", "--out {out} is a file; give a folder"),
+    ("a-file/sweep", "cannot write to --out {out} ("),
+])
+def test_an_unwritable_folder_is_one_line(tmp_path, capsys, where, message):
+    (tmp_path / "a-file").write_text("not a folder")
+    out = tmp_path / where
+    assert main(["--grid", "n_steps=5,10", "--out", str(out)] + POINT) == 2
+    err = capsys.readouterr().err
+    assert message.format(out=out) in err and err.count("\n") == 1
+    assert (tmp_path / "a-file").read_text() == "not a folder"
 
 
 def test_a_folder_holding_another_sweep_is_refused(tmp_path, capsys):

@@ -14,7 +14,7 @@ model           layers                            on chip     ANN MACs / image
 ==============  ================================  ==========  ===============
 tiny_mnist      conv 8 5×5/2 → conv 16 5×5/2      256         ~0.1 M
 small_mnist     conv 32 5×5/2 → conv 64 5×5/2     1,024       ~0.9 M
-tiny_nmnist     conv 16 5×5/2 → conv 32 5×5/2     4,752       ~0.8 M
+tiny_nmnist     conv 16 5×5/2 → conv 32 5×5/2     4,752       ~0.65 M
 ==============  ================================  ==========  ===============
 
 each followed by a linear readout of 10 classes on the host. For held images
