@@ -159,6 +159,8 @@ class RunFacts:
 
     Attributes
     ----------
+    chip_compartments : int
+        Compartments of the built chip (each is updated every step).
     host_neurons : int
         Neurons the host simulates (the input encoder), each updated every step.
     host_input_macs : int
@@ -175,6 +177,7 @@ class RunFacts:
         Outputs the host's readout filters every step.
     """
 
+    chip_compartments: int
     host_neurons: int
     host_input_macs: int
     input_held: bool
@@ -210,7 +213,8 @@ def account(step_counts, facts, stop=None):
     n, n_steps = next(iter(step_counts.values())).shape
     steps = float(np.mean(stop)) if stop is not None else float(n_steps)
     c = {name: _summed(counts, stop) for name, counts in step_counts.items()}
-    updates, idle = c["updates"], c["idle_updates"]  # as the engine updated them
+    updates = facts.chip_compartments * steps
+    idle = c["idle_updates"]
     mac, add = FLOAT_MAC, FLOAT_ADD
     terms = [
         Term("synaptic_ops", "chip", c["chip_synops"], SYNAPTIC_OP,

@@ -296,6 +296,8 @@ def run_facts(run, macs, n_classes, encoded_pixels=0):
     layers = {k: v for k, v in run.placement.items() if k != "totals"}
     host = [k for k, v in layers.items() if v["where"] == "host"]
     return energy.RunFacts(
+        # every compartment nengo-loihi built, which the engine updates
+        chip_compartments=run.placement["totals"]["compartments"],
         host_neurons=sum(layers[k]["neurons"] for k in host),
         host_input_macs=sum(macs.get(k, 0) for k in host),
         input_held=run.input_spikes is None,

@@ -171,7 +171,6 @@ def test_a_silent_chip_is_all_idle_updates():
     run = get_backend("loihi-emulator").run(ctx, np.zeros((3, 6, 6, 1)))
     n_chip = run.placement["c1"]["neurons"]
     np.testing.assert_array_equal(run.step_counts["idle_updates"], n_chip)
-    np.testing.assert_array_equal(run.step_counts["updates"], n_chip)
     for name in ("chip_synops", "chip_messages", "input_spikes", "spikes_to_host"):
         assert not run.step_counts[name].any(), name
 

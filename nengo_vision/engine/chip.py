@@ -46,11 +46,10 @@ _OVERFLOWS = ("Overflow in q0", "Overflow in current", "Overflow in u2")
 #: from outside; spikes of compartments the host reads, and the additions the
 #: host makes with them (one per non-zero weight of the host's readout);
 #: compartment updates that changed nothing (no input, no spike, current and
-#: voltage zero), and all compartment updates (every compartment, every step).
-#: Spikes are counted in the step that delivers them, the one after they were
-#: fired.
+#: voltage zero). Spikes are counted in the step that delivers them, the one
+#: after they were fired.
 TALLIES = ("chip_synops", "chip_messages", "input_messages", "input_spikes",
-           "spikes_to_host", "host_synops", "idle_updates", "updates")
+           "spikes_to_host", "host_synops", "idle_updates")
 _COL = {name: k for k, name in enumerate(TALLIES)}
 
 
@@ -304,7 +303,6 @@ class BatchedChip:
         )
         if tally is not None:
             tally[:, _COL["idle_updates"]] += self._idle
-            tally[:, _COL["updates"]] += self.n
 
     def warn_overflows(self, rows):
         """nengo-loihi's overflow warnings, for the inputs in ``rows``."""
