@@ -311,11 +311,18 @@ class Config:
     model = Setting(
         "scnn_mnist", text,
         "a model name (default: the data set's own: scnn_mnist, or scnn_nmnist for "
-        "event data sets), or the path of your own Keras model (.keras, .h5 or a "
+        "event data sets), the path of a NIR graph (.nir; run as it is, see README: "
+        "'NIR'), or the path of your own Keras model (.keras, .h5 or a "
         "SavedModel folder), whose relu layers become LIF neurons and whose weights "
         "start the training; batch norm, pooling and padding are folded into the "
         "weights, Add and Concatenate become connections (README: 'Keras layers on "
         "Loihi')", metavar="NAME|PATH", show_default=False,
+    )
+    nir_dt = Setting(
+        None, optional(positive_float),
+        "the time step (s) a NIR graph (--model graph.nir) is read with: its spikes "
+        "are 1 for one step of it (default: the graph's metadata 'dt', else 0.001, "
+        "Norse's default)", metavar="DT", show_default=False,
     )
     max_pool = Setting(
         "refuse", one_of(("refuse", "avg")),
@@ -489,6 +496,11 @@ class Config:
         "rates, so a smaller A makes the same network fire more spikes, which the "
         "spiking network needs to keep the ANN's accuracy in a short presentation",
         metavar="A",
+    )
+    tau_ref = Setting(
+        0.002, non_negative_float,
+        "the LIF neurons' refractory period (s); 0 for none, as NIR's LIF has none "
+        "(a network trained with 0 exports to NIR without a difference)", metavar="S",
     )
     synapse = Setting(
         0.002, time_constant,

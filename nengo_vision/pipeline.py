@@ -133,7 +133,7 @@ def activation(config, spec=None):
     if noise is None:
         noise = spec.train_noise if spec is not None else 0.0
     return ACTIVATIONS[config.neuron](gain=config.gain, amplitude=config.amplitude, noise=noise,
-                                      quantize=config.quantize)
+                                      quantize=config.quantize, tau_ref=config.tau_ref)
 
 
 def model_name(config):
@@ -152,7 +152,8 @@ def model_spec(config, data):
     from .errors import ModelError
     from .models import find_model
 
-    spec = find_model(model_name(config), data.dataset.name, max_pool=config.max_pool)
+    spec = find_model(model_name(config), data.dataset.name, max_pool=config.max_pool,
+                      nir_dt=config.nir_dt)
     own = get_dataset(spec.dataset)
     if tuple(own.input_shape) != tuple(data.dataset.input_shape):
         raise ModelError(
@@ -161,6 +162,25 @@ def model_spec(config, data):
             f"{config.label('model')} {data.dataset.default_model}"
         )
     return spec
+
+
+def model_settings(config, spec, log=print):
+    """``config`` with the settings a pretrained model fixes (a NIR graph's
+    synapses, readout filter and time step), where the run does not give them;
+    its reference backend becomes a spiking one (there is no ANN to compare with)."""
+    if not spec.pretrained:
+        return config
+    changes = {k: v for k, v in spec.settings if not getattr(Config, k).is_set(config)}
+    if not Config.reference.is_set(config):
+        spiking = [b for b in ("nengo", "nengo-dl", "loihi-emulator", "nengo-loihi")
+                   if b in config.backends]
+        if spiking:
+            changes["reference"] = spiking[0]
+    if changes:
+        log(f"{spec.name}: " + ", ".join(f"{config.label(k)} {v}" for k, v in changes.items())
+            + " (from the graph)" + ("" if Config.epochs.is_set(config) else
+                                     "; no training (give --epochs to fine-tune)"))
+    return config.replace(**changes)
 
 
 def spike_input(config):
@@ -255,6 +275,11 @@ def train(config, data, spec=None, log=print):
     from .training import train as fit_model
 
     spec = spec or model_spec(config, data)
+    if spec.pretrained and not Config.epochs.is_set(config):
+        model = deployable(spec.build(activation(config, spec)))
+        return model, dict(epochs=0, n_train=0, augment=0, lr_schedule="none", cached=False,
+                           seconds=0.0, cache=None, history={}, calibration=None,
+                           through_time=None, pretrained=spec.description)
     model, info = fit_model(
         spec, activation(config, spec), data.x_train, data.y_train, epochs=config.epochs,
         seed=config.seed, cache_dir=config.cache_dir, retrain=config.retrain,
@@ -395,6 +420,7 @@ def run(config=None, log=print, **settings):
     data = load_data(config)
     config = presentation(config, data)
     spec = model_spec(config, data)
+    config = model_settings(config, spec, log=log)
     check(config, spec, data)
     model, training = train(config, data, spec=spec, log=log)
     return evaluate(config, model, data, training, spec=spec, log=log)

@@ -35,6 +35,12 @@ class ModelSpec:
     train_noise : float
         The noise on neurons' input currents the model trains with unless the
         run sets ``train_noise`` (see :class:`.LIFActivation`); 0 for none.
+    pretrained : bool
+        The model arrives trained, with its own neurons (a NIR graph): it runs
+        as it is unless the run gives ``epochs``.
+    settings : tuple of (name, value)
+        Run settings the model fixes unless the run gives them (a NIR graph's
+        synapses and readout filter).
     """
 
     name: str
@@ -43,9 +49,11 @@ class ModelSpec:
     description: str
     source: str = ""
     train_noise: float = 0.0
+    pretrained: bool = False
+    settings: tuple = ()
 
 
-_REGISTRY = Registry(__name__, "model", ModelError, skip=("from_file",))
+_REGISTRY = Registry(__name__, "model", ModelError, skip=("from_file", "from_nir"))
 
 
 def register_model(name, dataset, description, train_noise=0.0):
@@ -68,30 +76,35 @@ def get_model(name):
     return _REGISTRY.get(name)
 
 
-def find_model(name_or_path, dataset="mnist", max_pool="refuse"):
+def find_model(name_or_path, dataset="mnist", max_pool="refuse", nir_dt=None):
     """The :class:`ModelSpec` for ``--model``: a registered name, or a Keras model file.
 
     A registered name wins; otherwise an existing path is loaded and checked by
     :func:`.from_file.spec_from_file`. A name that looks like a file (it has a
     model file's suffix or a folder in it) but does not exist is reported as a
     missing file rather than as an unknown model. ``max_pool`` is what a model
-    file's max pooling becomes (see :func:`.from_file.spec_from_file`).
+    file's max pooling becomes (see :func:`.from_file.spec_from_file`); a ``.nir``
+    file is a NIR graph (:func:`.from_nir.spec_from_nir`, read with steps of
+    ``nir_dt``).
     """
     from pathlib import Path
 
     from .from_file import MODEL_SUFFIXES, spec_from_file
+    from .from_nir import NIR_SUFFIXES, spec_from_nir
 
     if name_or_path in _REGISTRY:
         return _REGISTRY.get(name_or_path)
     path = Path(name_or_path)
+    if path.exists() and path.suffix in NIR_SUFFIXES:
+        return spec_from_nir(path, dataset, dt=nir_dt)
     if path.exists():
         return spec_from_file(path, dataset, max_pool=max_pool)
-    if path.suffix in MODEL_SUFFIXES or len(path.parts) > 1:
+    if path.suffix in MODEL_SUFFIXES + NIR_SUFFIXES or len(path.parts) > 1:
         raise ModelError(
-            f"model file {path} does not exist; give the path of a .keras or .h5 "
+            f"model file {path} does not exist; give the path of a .keras, .h5 or .nir "
             f"file or a SavedModel folder, or a model name: {', '.join(model_names())}"
         )
     raise ModelError(
         f"unknown model {name_or_path!r}; known models: {', '.join(model_names())}; "
-        f"or give the path of a .keras or .h5 file or a SavedModel folder"
+        f"or give the path of a .keras, .h5 or .nir file or a SavedModel folder"
     )
