@@ -33,7 +33,7 @@ DEFAULT_BACKENDS = ("keras", "nengo-dl-rate", "nengo-dl", "nengo", "loihi-emulat
 #: NengoLoihi's own emulator about 1 digit/s.
 DEFAULT_DIGITS = {
     "nengo-dl-rate": 1000, "nengo-dl": 1000, "nengo": 1000, "nengo-dl-loihi": 1000,
-    "nengo-loihi-emulator": 200, "loihi": 200,
+    "nengo-loihi-emulator": 200, "loihi": 200, "norse": 1000,
 }
 
 
@@ -323,6 +323,12 @@ class Config:
         "the time step (s) a NIR graph (--model graph.nir) is read with: its spikes "
         "are 1 for one step of it (default: the graph's metadata 'dt', else 0.001, "
         "Norse's default)", metavar="DT", show_default=False,
+    )
+    export_nir = Setting(
+        None, optional(text),
+        "also write the trained network, as it runs, to FILE as a NIR graph (for "
+        "Norse, snnTorch, Sinabs, SpiNNaker2, ...; README: 'NIR')", metavar="FILE",
+        show_default=False,
     )
     max_pool = Setting(
         "refuse", one_of(("refuse", "avg")),

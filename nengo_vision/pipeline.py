@@ -213,6 +213,12 @@ def preflight(config):
         get_backend(name).check_inputs(spikes)
         get_backend(name).check()
     check_writable(config.cache_dir or default_cache_dir(), config.label("cache_dir"))
+    if config.export_nir:
+        export = Path(config.export_nir)
+        if export.is_dir():
+            raise ConfigError(f"{config.label('export_nir')} {export} is a folder; give "
+                              f"a file name (graph.nir)")
+        check_writable(export.parent, config.label("export_nir"))
 
 
 def check_budget_layers(config, spec, model=None):
@@ -423,4 +429,27 @@ def run(config=None, log=print, **settings):
     config = model_settings(config, spec, log=log)
     check(config, spec, data)
     model, training = train(config, data, spec=spec, log=log)
+    if config.export_nir:
+        export_nir(config, model, log=log)
     return evaluate(config, model, data, training, spec=spec, log=log)
+
+
+def export_nir(config, model, path=None, log=print):
+    """Write ``model`` (trained, as :func:`train` returns it) as a NIR graph, with
+    the synapses and readout filter of ``config`` (``path``: ``config.export_nir``).
+    Returns the lines NIR could not say (each also warned)."""
+    import warnings
+
+    from .interop import export_nir as write
+
+    path = path or config.export_nir
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        notes = write(model, path, dt=0.001, synapse=config.synapse,
+                      input_synapse=config.input_synapse,
+                      output_synapse=config.output_synapse)
+    log(f"NIR graph written to {path}")
+    for note in notes:
+        log(f"warning: {note}")
+    del caught
+    return notes

@@ -274,7 +274,7 @@ def test_errors_have_no_traceback_as_a_process(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"{PROG}: error: unknown model 'nope'; known models: rscnn_mnist, scnn_mnist, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, wscnn_mnist; or give the "
-        f"path of a .keras or .h5 file or a SavedModel folder"
+        f"path of a .keras, .h5 or .nir file or a SavedModel folder"
     ]
 
 

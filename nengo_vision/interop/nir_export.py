@@ -178,6 +178,11 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
             f"{refractory_effect(ref):.0f} Hz without it; the README measures the effect "
             f"on accuracy); train with --tau-ref 0 to export without this difference"
         )
+    notes.append(
+        "NIR's LIF has no voltage floor: nengo's LIF, and Loihi's as nengo-loihi sets it, "
+        "stop at 0 under negative input; a simulator without the floor recovers later "
+        "(the README measures the effect)"
+    )
     if any(l.neuron.model == "loihi" for l in network.neuron_layers()):
         notes.append(
             "Loihi's discretised LIF (--neuron loihi) is written as NIR's continuous LIF "
