@@ -424,20 +424,23 @@ def run(config=None, log=print, **settings):
     config = Config(**settings) if config is None else config.replace(**settings)
     preflight(config)
     data = load_data(config)
-    config = presentation(config, data)
     spec = model_spec(config, data)
-    config = model_settings(config, spec, log=log)
+    # the model's settings first: a NIR graph's synapses win over the data set's
+    config = presentation(model_settings(config, spec, log=log), data)
     check(config, spec, data)
     model, training = train(config, data, spec=spec, log=log)
     if config.export_nir:
-        export_nir(config, model, log=log)
+        export_nir(config, model, input_scale=data.dataset.event_gain if data.events is not None
+                   else 1.0, log=log)
     return evaluate(config, model, data, training, spec=spec, log=log)
 
 
-def export_nir(config, model, path=None, log=print):
+def export_nir(config, model, path=None, input_scale=1.0, log=print):
     """Write ``model`` (trained, as :func:`train` returns it) as a NIR graph, with
-    the synapses and readout filter of ``config`` (``path``: ``config.export_nir``).
-    Returns the lines NIR could not say (each also warned)."""
+    the synapses and readout filter of ``config`` (``path``: ``config.export_nir``;
+    ``input_scale``: the value of one input event, see
+    :func:`.interop.nir_export.network_to_nir`). Returns the lines NIR could not
+    say (each also logged)."""
     import warnings
 
     from .interop import export_nir as write
@@ -447,7 +450,7 @@ def export_nir(config, model, path=None, log=print):
         warnings.simplefilter("always")
         notes = write(model, path, dt=0.001, synapse=config.synapse,
                       input_synapse=config.input_synapse,
-                      output_synapse=config.output_synapse)
+                      output_synapse=config.output_synapse, input_scale=input_scale)
     log(f"NIR graph written to {path}")
     for note in notes:
         log(f"warning: {note}")

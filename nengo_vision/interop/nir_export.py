@@ -64,7 +64,7 @@ def refractory_effect(tau_ref, rate=100.0):
 
 
 def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
-                   output_synapse=None):
+                   output_synapse=None, input_scale=1.0):
     """The :class:`nir.NIRGraph` of a deployed :class:`~.deploy.network.Network`.
 
     Parameters
@@ -76,6 +76,10 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
         The lowpass time constants of the run (``--synapse``,
         ``--input-synapse``, ``--output-synapse``): neurons behind a synapse
         become ``CubaLIF``; the output filter becomes ``LI``.
+    input_scale : float
+        The value one input spike has here (an event data set's
+        ``event_gain``): the graph's input spikes are 1, so the weights on the
+        input are multiplied by it. 1 for images held as values.
 
     Returns
     -------
@@ -89,7 +93,7 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
     sources, scale = {}, {}  # layer → NIR nodes carrying its output; value per spike
     inp = network.input
     nodes["input"] = nir.Input(input_type={"input": np.array(_chw(inp.shape))})
-    sources[inp.name], scale[inp.name] = ["input"], 1.0
+    sources[inp.name], scale[inp.name] = ["input"], float(input_scale)
     shapes = {inp.name: tuple(inp.shape)}
     flat_from = {}  # flatten layer → the (h, w, c) shape it flattens
 
@@ -232,7 +236,7 @@ def _neurons(nir, layer, tau_syn, dt):
 
 
 def export_nir(model, path, dt=0.001, synapse=None, input_synapse=None,
-               output_synapse=None):
+               output_synapse=None, input_scale=1.0):
     """Write a trained Keras model of this package (or a deployed
     :class:`~.deploy.network.Network`) to ``path`` as a NIR graph.
 
@@ -246,7 +250,8 @@ def export_nir(model, path, dt=0.001, synapse=None, input_synapse=None,
     nir = _nir()
     network = model if isinstance(model, Network) else from_keras(model)
     graph, notes = network_to_nir(network, dt=dt, synapse=synapse,
-                                  input_synapse=input_synapse, output_synapse=output_synapse)
+                                  input_synapse=input_synapse, output_synapse=output_synapse,
+                                  input_scale=input_scale)
     for note in notes:
         warnings.warn(note, stacklevel=2)
     with atomic_path(path) as tmp:

@@ -27,6 +27,8 @@ from .nir_export import META, _nir
 SUPPORTED = ("Input", "Output", "Affine", "Linear", "Conv2d", "SumPool2d", "AvgPool2d",
              "Flatten", "Scale", "LIF", "IF", "LI", "CubaLIF", "I", "Threshold")
 NEURONS = ("LIF", "IF", "CubaLIF", "Threshold")
+#: the time step (s) the pipeline runs at
+RUN_DT = 0.001
 #: tau_rc (s) of the LIF neuron that stands for NIR's IF
 IF_TAU = 1000.0
 
@@ -57,14 +59,16 @@ def read_graph(path):
     """``nir.read(path)``, or a one-line ModelError naming the file."""
     nir = _nir()
     try:
-        return nir.read(str(path))
+        # NIR's own type inference refuses graphs PyTorch exporters write (an
+        # Input with a batch axis); shapes are worked out here, node by node
+        return nir.read(str(path), type_check=False)
     except Exception as e:  # h5py and nir raise many types; all mean "not a graph"
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ModelError(f"cannot read NIR graph {path}: {reason[:200]}; give a file "
                          f"written by nir.write (NIR 1.0)") from None
 
 
-def network_from_nir(graph, name="nir", dt=None):
+def network_from_nir(graph, name="nir", dt=None, input_scale=1.0):
     """An :class:`Imported` network from a :class:`nir.NIRGraph`.
 
     Parameters
@@ -75,10 +79,15 @@ def network_from_nir(graph, name="nir", dt=None):
     dt : float, optional
         The step the graph's spikes and weights assume; default: the graph's
         ``metadata["dt"]``, else 0.001 s.
+    input_scale : float
+        Where the input is spikes, the value one has here for a step of
+        :data:`RUN_DT` (an event data set's ``event_gain``); in the graph it is 1
+        for a step of ``dt``, so the weights on the input are multiplied by
+        ``dt / (RUN_DT * input_scale)``. 1 for images held as values.
     """
     meta_dt = graph.metadata.get("dt") if isinstance(graph.metadata, dict) else None
     dt = float(dt if dt is not None else (meta_dt if meta_dt is not None else 0.001))
-    return _Reader(graph, name, dt).read()
+    return _Reader(graph, name, dt, input_scale).read()
 
 
 def _uniform(node_name, field_name, values):
@@ -92,8 +101,9 @@ def _uniform(node_name, field_name, values):
 
 
 class _Reader:
-    def __init__(self, graph, name, dt):
+    def __init__(self, graph, name, dt, input_scale=1.0):
         self.graph, self.name, self.dt = graph, name, dt
+        self.input_scale = float(input_scale)
         self.nodes = graph.nodes
         self.layers = {}
         self.notes = []
@@ -138,6 +148,11 @@ class _Reader:
         kind = type(node).__name__
         if kind == "Input":
             shape = tuple(int(s) for s in node.input_type["input"])
+            if len(shape) == 4 and shape[0] == 1:
+                self.notes.append(
+                    f"NIR Input {key!r} has shape {shape}, with a batch axis of 1 (as "
+                    f"PyTorch exporters write it); read as {shape[1:]}")
+                shape = shape[1:]
             if len(shape) == 2:
                 shape = (1,) + shape
             if len(shape) != 3:
@@ -145,7 +160,10 @@ class _Reader:
                     f"NIR Input {key!r} has shape {shape}; images run here: give the "
                     f"Input a (channels, height, width) shape")
             self._add(key, "input", [], (shape[1], shape[2], shape[0]))
-            self.state[key] = (key, 1.0, shape)
+            # an input spike is 1 for a step of the graph's dt there (an area of dt),
+            # and input_scale for a step of RUN_DT here
+            self.state[key] = (key, self.dt / (RUN_DT * self.input_scale)
+                               if self.input_scale != 1.0 else 1.0, shape)
             return
         if not srcs:
             raise ModelError(f"NIR node {key!r} ({kind}) has no input edge")
@@ -168,7 +186,8 @@ class _Reader:
         if w.shape[1] != shape[0]:
             raise ModelError(f"NIR Conv2d {key!r} takes {w.shape[1]} channels but its "
                              f"input has {shape[0]} (shape {shape})")
-        w = w * _per_channel(scale, shape, key)[None, :, None, None]
+        if not _ours(node):
+            w = w * _per_channel(scale, shape, key)[None, :, None, None]
         stride = tuple(int(s) for s in np.broadcast_to(node.stride, 2))
         padding = self._padding(key, node.padding, w.shape[2:], stride, shape[1:])
         bias = np.zeros(w.shape[0]) if node.bias is None else np.asarray(node.bias, float)
@@ -194,7 +213,8 @@ class _Reader:
             raise ModelError(f"NIR {type(node).__name__} {key!r}: weight of shape "
                              f"{w.shape} does not take its input of shape {shape} "
                              f"({n_in} values)")
-        w = w * np.broadcast_to(np.asarray(scale, float), shape).reshape(-1)[None, :]
+        if not _ours(node):
+            w = w * np.broadcast_to(np.asarray(scale, float), shape).reshape(-1)[None, :]
         if len(shape) == 3:
             if self.layers[layer].kind != "flatten":
                 raise ModelError(f"NIR {type(node).__name__} {key!r} reads a {shape} "
@@ -310,7 +330,7 @@ class _Reader:
                       v_th=node.v_threshold, v_leak=0.0, v_reset=node.v_reset)
 
     def visit_threshold(self, key, node, srcs):
-        self._neurons(key, node, srcs, tau=self.dt / 10, r=1.0, v_th=node.threshold,
+        self._neurons(key, node, srcs, tau=RUN_DT / 10, r=1.0, v_th=node.threshold,
                       v_leak=0.0, v_reset=0.0)
 
     def _neurons(self, key, node, srcs, tau, r, v_th, v_leak, v_reset, tau_syn=None):
@@ -478,6 +498,11 @@ def _per_channel(values, shape, key):
                              f"one value per channel runs here")
         return flat[:, 0].copy()
     return v.copy()
+
+
+def _ours(node):
+    """Whether a weights node was written here (its scale is in its metadata)."""
+    return META + "scale" in (node.metadata or {})
 
 
 def _text(value):

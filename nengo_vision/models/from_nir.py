@@ -34,7 +34,9 @@ def spec_from_nir(path, dataset="mnist", dt=None):
 
     dataset = get_dataset(dataset)  # ConfigError if unknown
     path = Path(path)
-    imported = network_from_nir(read_graph(path), name=path.stem, dt=dt)
+    # an event is 1 in a NIR graph and carries event_gain here
+    scale = getattr(dataset, "event_gain", 1.0) if dataset.n_steps else 1.0
+    imported = network_from_nir(read_graph(path), name=path.stem, dt=dt, input_scale=scale)
     shape = tuple(imported.network.input.shape)
     if shape != tuple(dataset.input_shape):
         h, w, c = shape
