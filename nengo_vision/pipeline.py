@@ -390,12 +390,21 @@ def evaluate(config, model, data, training, spec=None, log=print):
     runs, ctx = run_backends(config, model, data, log=log)
     training = dict(training)
     calibration = training.pop("calibration", None)
+    if spec.pretrained:
+        from dataclasses import asdict
+
+        from .deploy.network import from_keras
+
+        neuron = dict(type="the graph's", layers={
+            l.name: asdict(l.neuron) for l in from_keras(model).neuron_layers()})
+    else:
+        neuron = dict(type=config.neuron, **activation(config, spec).get_config())
     return Result(
         config=config, model=spec.name,
         model_source=(dict(path=str(Path(config.model).resolve()), hash=spec.source)
                       if spec.source else "zoo"),
         dataset=data.dataset.name, training=training, calibration=calibration,
-        neuron=dict(type=config.neuron, **activation(config, spec).get_config()),
+        neuron=neuron, model_object=model,
         comparison=compare(config, model, runs, data, ctx.dt),
         images=data.images, labels=data.labels, indices=data.indices, recording=ctx.record,
         dt=ctx.dt,

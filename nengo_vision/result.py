@@ -337,6 +337,30 @@ class Result:
     #: file names written by :meth:`write` (set there)
     plots: list = field(default_factory=list)
     tables: list = field(default_factory=list)
+    #: the trained Keras model the backends ran (in memory only)
+    model_object: object = field(default=None, repr=False)
+
+    def export_nir(self, path):
+        """Write the network this run ran as a NIR graph at ``path``, with the
+        run's synapses and readout filter (see
+        :func:`.interop.nir_export.network_to_nir`); returns what NIR could not
+        say (each line also warned)."""
+        from .errors import ModelError
+        from .interop import export_nir
+
+        if self.model_object is None:
+            raise ModelError("this result holds no model (it was read from a file); "
+                             "export from the run that made it")
+        scale = 1.0
+        if self.config.dataset != "mnist":
+            from .datasets import get_dataset
+
+            dataset = get_dataset(self.config.dataset)
+            scale = getattr(dataset, "event_gain", 1.0) if dataset.n_steps else 1.0
+        c = self.config
+        return export_nir(self.model_object, path, dt=self.dt, synapse=c.synapse,
+                          input_synapse=c.input_synapse, output_synapse=c.output_synapse,
+                          input_scale=scale)
 
     @property
     def backends(self):

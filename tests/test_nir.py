@@ -360,3 +360,30 @@ def test_norse_agrees_with_nengo_on_a_pooled_cnn(tmp_path, data_dir, cache_dir, 
     assert agreement >= 0.99
     for layer, hz in backends["nengo"]["firing_rates"].items():
         assert abs(backends["norse"]["firing_rates"][layer] / hz - 1) < 0.20, layer
+
+
+def test_a_foreign_graph_comes_back_exactly_from_a_run(tmp_path, data_dir):
+    """A graph from elsewhere, run here (Python API), then written by the run's
+    ``Result.export_nir``: read again, the same network to the last bit."""
+    import nengo_vision as nv
+    from nengo_vision.deploy.network import from_keras, to_keras
+    from nengo_vision.interop.nir_import import network_from_nir, read_graph
+
+    path = tmp_path / "two.nir"
+    nir.write(path, graph_two())
+    with pytest.warns(UserWarning, match="start_dim=1"):
+        result = nv.run(nv.Config(model=str(path), data_dir=str(data_dir), n_test=4,
+                                  n_steps=5, backends=["nengo"], progress=False),
+                        log=lambda *a: None)
+    assert result.neuron["type"] == "the graph's"
+    assert result.neuron["layers"]["a"]["tau_rc"] == 1000.0
+    again = tmp_path / "again.nir"
+    with pytest.warns(UserWarning):
+        result.export_nir(again)
+    first = from_keras(result.model_object)
+    second = from_keras(to_keras(network_from_nir(read_graph(again)).network))
+    for la, lb in zip(first.layers.values(), second.layers.values()):
+        assert la.neuron == lb.neuron
+        if la.kernel is not None:
+            np.testing.assert_array_equal(la.kernel, lb.kernel)
+            np.testing.assert_array_equal(la.bias, lb.bias)

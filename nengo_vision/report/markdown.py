@@ -82,13 +82,19 @@ def header(result):
         rule = "its unfiltered output summed from the first step"
     else:
         rule = f"its output filtered by a {_tau(c.output_synapse)} lowpass, at the last step"
+    if result.training.get("pretrained"):
+        trained = (f"Model: {result.training['pretrained']}, run as it is (not trained "
+                   f"here; its neurons' parameters are the graph's); the backends are "
+                   f"compared with **{result.comparison.reference}**, a spiking backend, "
+                   f"as a graph has no ANN it came from.")
+    else:
+        trained = (f"Model trained for {_plural(result.training['epochs'], 'epoch')} "
+                   f"through the rate curve of the `{result.neuron['type']}` neuron.")
     return [
         f"# Comparison report: `{result.model}` on {most:,} {result.dataset.upper()} test "
         f"{result.item}s",
         "",
-        f"{digits_sentence(result)} {presentation_sentence(result)} Model trained for "
-        f"{_plural(result.training['epochs'], 'epoch')} "
-        f"through the rate curve of the `{result.neuron['type']}` neuron. "
+        f"{digits_sentence(result)} {presentation_sentence(result)} {trained} "
         f"Unless said otherwise, a backend's class is read from {rule}. "
         f"Run on {result.date} ({result.machine}).",
         "",
