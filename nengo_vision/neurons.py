@@ -122,8 +122,10 @@ class LIFActivation:
 
     @property
     def max_rate(self):
-        """Highest rate (Hz) the neuron reaches: one spike per ``tau_ref``."""
-        return 1.0 / self.tau_ref
+        """Highest rate (Hz) the neuron reaches: one spike per ``tau_ref``, and at
+        most one per step of 1 ms (nengo's LIF spikes once a step at most; the
+        pipeline's dt), which is the ceiling without a refractory period."""
+        return 1.0 / max(self.tau_ref, 0.001)
 
     def __call__(self, x):
         amp, sigma = self.amplitude, self.sigma

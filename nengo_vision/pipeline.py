@@ -172,14 +172,16 @@ def model_settings(config, spec, log=print):
         return config
     changes = {k: v for k, v in spec.settings if not getattr(Config, k).is_set(config)}
     if not Config.reference.is_set(config):
-        spiking = [b for b in ("nengo", "nengo-dl", "loihi-emulator", "nengo-loihi")
+        spiking = [b for b in ("nengo", "nengo-dl", "loihi-emulator", "nengo-loihi-emulator")
                    if b in config.backends]
         if spiking:
             changes["reference"] = spiking[0]
-    if changes:
-        log(f"{spec.name}: " + ", ".join(f"{config.label(k)} {v}" for k, v in changes.items())
-            + " (from the graph)" + ("" if Config.epochs.is_set(config) else
-                                     "; no training (give --epochs to fine-tune)"))
+    said = [f"{config.label(k)} {v}" for k, v in changes.items() if k != "reference"]
+    log(f"{spec.name}: " + (", ".join(said) + " (from the graph); " if said else "")
+        + (f"compared with {changes['reference']} (a graph has no ANN); "
+           if "reference" in changes else "")
+        + ("fine-tuned for the epochs given" if Config.epochs.is_set(config)
+           else "not trained (give --epochs to fine-tune)"))
     return config.replace(**changes)
 
 
@@ -239,8 +241,10 @@ def check_budget_layers(config, spec, model=None):
 
 def check(config, spec, data):
     """What depends on the data and the model, checked before training: the
-    memory the run needs, biases where rates are to be calibrated, and (for
-    chip backends) the placement of the untrained network on one chip. (Call
+    memory the run needs, biases where rates are to be calibrated, that the
+    network can be written to NIR where it is to be (``export_nir``, the
+    ``norse`` backend), and (for chip backends) the placement of the untrained
+    network on one chip. (Call
     :func:`preflight` first: :func:`run` does.)"""
     from .backends import get_backend
     from .deploy import deployable
@@ -254,6 +258,14 @@ def check(config, spec, data):
         from .calibration import check_biases
 
         check_biases(folded)  # a layer without a bias cannot be calibrated
+    if config.export_nir or "norse" in config.backends:
+        # what NIR cannot hold (a Concatenate, uneven padding) is refused now
+        from .deploy.network import from_keras
+        from .interop.nir_export import network_to_nir
+
+        network_to_nir(from_keras(folded), synapse=config.synapse,
+                       input_synapse=config.input_synapse,
+                       output_synapse=config.output_synapse)
     if any(get_backend(name).needs_chip for name in config.backends):
         from .backends.loihi import check_placement
 
@@ -439,12 +451,14 @@ def run(config=None, log=print, **settings):
     check(config, spec, data)
     model, training = train(config, data, spec=spec, log=log)
     if config.export_nir:
-        export_nir(config, model, input_scale=data.dataset.event_gain if data.events is not None
-                   else 1.0, log=log)
+        from .datasets import spike_value
+
+        export_nir(config, model, input_scale=spike_value(data.dataset) or 1.0, log=log)
     return evaluate(config, model, data, training, spec=spec, log=log)
 
 
 def export_nir(config, model, path=None, input_scale=1.0, log=print):
+
     """Write ``model`` (trained, as :func:`train` returns it) as a NIR graph, with
     the synapses and readout filter of ``config`` (``path``: ``config.export_nir``;
     ``input_scale``: the value of one input event, see
@@ -453,15 +467,15 @@ def export_nir(config, model, path=None, input_scale=1.0, log=print):
     import warnings
 
     from .interop import export_nir as write
+    from .interop.nir_import import RUN_DT
 
     path = path or config.export_nir
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        notes = write(model, path, dt=0.001, synapse=config.synapse,
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the same lines are logged below
+        notes = write(model, path, dt=RUN_DT, synapse=config.synapse,
                       input_synapse=config.input_synapse,
                       output_synapse=config.output_synapse, input_scale=input_scale)
     log(f"NIR graph written to {path}")
     for note in notes:
         log(f"warning: {note}")
-    del caught
     return notes

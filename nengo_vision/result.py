@@ -351,12 +351,9 @@ class Result:
         if self.model_object is None:
             raise ModelError("this result holds no model (it was read from a file); "
                              "export from the run that made it")
-        scale = 1.0
-        if self.config.dataset != "mnist":
-            from .datasets import get_dataset
+        from .datasets import get_dataset, spike_value
 
-            dataset = get_dataset(self.config.dataset)
-            scale = getattr(dataset, "event_gain", 1.0) if dataset.n_steps else 1.0
+        scale = spike_value(get_dataset(self.config.dataset)) or 1.0
         c = self.config
         return export_nir(self.model_object, path, dt=self.dt, synapse=c.synapse,
                           input_synapse=c.input_synapse, output_synapse=c.output_synapse,

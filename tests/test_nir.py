@@ -94,8 +94,8 @@ def test_round_trip_fires_the_same_spikes_in_nengo(tmp_path, test_digits):
 
 def test_export_writes_nir_conventions(tmp_path):
     """NCHW weights times gain and the spike's value; LIF, CubaLIF behind a
-    synapse, LI for the readout filter; dt in the metadata; one warning per
-    thing NIR cannot say."""
+    synapse, LI for the synapse into the readout and for its filter; dt in the
+    metadata; one warning per thing NIR cannot say."""
     from nengo_vision.interop import export_nir
 
     model = zoo_model("tiny_mnist")
@@ -110,7 +110,8 @@ def test_export_writes_nir_conventions(tmp_path):
     kinds = {k: type(n).__name__ for k, n in g.nodes.items()}
     assert kinds == {"input": "Input", "conv0": "Conv2d", "conv0.neurons": "LIF",
                      "conv1": "Conv2d", "conv1.neurons": "CubaLIF", "flatten": "Flatten",
-                     "output": "Affine", "readout_filter": "LI", "output_node": "Output"}
+                     "output.synapse": "LI", "output": "Affine", "readout_filter": "LI",
+                     "output_node": "Output"}
     assert g.metadata["dt"] == DT
     kernel, bias = model.get_layer("conv1").get_weights()
     amp, gain = 0.002, 10.0
@@ -120,6 +121,7 @@ def test_export_writes_nir_conventions(tmp_path):
     cuba = g.nodes["conv1.neurons"]
     assert cuba.tau_syn.flat[0] == 0.005 and cuba.tau_mem.flat[0] == 0.02
     assert g.nodes["readout_filter"].tau.flat[0] == 0.1
+    assert g.nodes["output.synapse"].tau.flat[0] == 0.005
     assert g.nodes["flatten"].start_dim == 0
     # the flattened order is NIR's (c, h, w): column j of the Affine is Keras row k
     w = model.get_layer("output").get_weights()[0]  # (h*w*c, 10) in (h, w, c) order
@@ -270,6 +272,8 @@ def test_nir_graph_runs_through_every_backend(tmp_path, capsys, data_dir):
               "its shape with --dataset"),
     ("reset", "NIR LIF 'n': v_reset is not 0; Loihi resets the voltage to zero: shift "
               "v_leak and v_threshold by -v_reset"),
+    ("scale", "NIR node 's' (Scale) cannot be read: "),
+    ("twice", "NIR edge 'a' → 'n' is listed twice; list each edge once"),
 ])
 def test_bad_graphs_are_refused_in_one_line(case, expected, tmp_path, capsys, data_dir):
     path = tmp_path / "bad.nir"
@@ -286,9 +290,12 @@ def test_bad_graphs_are_refused_in_one_line(case, expected, tmp_path, capsys, da
         }
         if case == "delay":
             nodes["d"] = nir.Delay(delay=np.ones(10))
+        if case == "scale":  # a Scale of 3 values on 784
+            nodes = dict(list(nodes.items())[:2] + [("s", nir.Scale(scale=np.ones(3)))]
+                         + list(nodes.items())[2:])
         order = list(nodes)
-        nir.write(path, nir.NIRGraph(nodes=nodes, edges=list(zip(order, order[1:])),
-                                     type_check=False))
+        edges = list(zip(order, order[1:])) + ([("a", "n")] if case == "twice" else [])
+        nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
     out = tmp_path / "run"
     status, err = run_main(capsys, "--model", str(path), "--data-dir", str(data_dir),
                            "--out", str(out))
@@ -387,3 +394,28 @@ def test_a_foreign_graph_comes_back_exactly_from_a_run(tmp_path, data_dir):
         if la.kernel is not None:
             np.testing.assert_array_equal(la.kernel, lb.kernel)
             np.testing.assert_array_equal(la.bias, lb.bias)
+
+
+def test_layers_without_bias_and_a_first_layer_behind_a_flatten(tmp_path):
+    """A dense network on flattened pixels, without biases: the first layer is
+    fed by the input (its synapse is --input-synapse), biases stay absent."""
+    import tensorflow as tf
+
+    from nengo_vision.deploy.network import from_keras
+    from nengo_vision.neurons import LIFActivation
+
+    tf.keras.utils.set_random_seed(0)
+    L = tf.keras.layers
+    inp = tf.keras.Input((28, 28, 1))
+    x = L.Flatten()(inp)
+    x = L.Dense(32, activation=LIFActivation(), use_bias=False, name="hidden")(x)
+    model = tf.keras.Model(inp, L.Dense(10, use_bias=False, name="out")(x), name="mlp")
+    back, imported = round_trip(model, tmp_path, synapse=0.002, input_synapse=0.01)
+    g = nir.read(tmp_path / "mlp.nir")
+    assert type(g.nodes["hidden.neurons"]).__name__ == "CubaLIF"
+    assert g.nodes["hidden.neurons"].tau_syn.flat[0] == 0.01
+    assert imported.settings == dict(input_synapse=0.01, synapse=0.002)
+    layers = from_keras(back).layers
+    assert layers["hidden"].bias is None and layers["out"].bias is None
+    np.testing.assert_array_equal(layers["hidden"].kernel,
+                                  model.get_layer("hidden").get_weights()[0])

@@ -42,6 +42,12 @@ class Splits:
     n_test_total: int = None
 
 
+def spike_value(dataset):
+    """The value one input event has for a step here (an event data set's
+    ``event_gain``), or None where the data set's samples are held as values."""
+    return float(getattr(dataset, "event_gain", 1.0)) if dataset.n_steps else None
+
+
 class Dataset:
     """A data set: subclasses set the attributes and implement :meth:`load`.
 

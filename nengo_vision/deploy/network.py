@@ -146,6 +146,10 @@ def from_keras(model):
             layers[op.name] = Layer(kind="dense", kernel=kernel,
                                     bias=bias[0] if bias else None, **common)
         elif op.is_a(L.Flatten, L.Reshape):
+            if len(op.output_shape) != 1:
+                raise ModelError(f"layer {op.name} ({op.kind}) reshapes to "
+                                 f"{tuple(op.output_shape)}; only a flattening can be "
+                                 f"described (see the README's NIR section)")
             layers[op.name] = Layer(kind="flatten", **common)
         elif op.is_a(L.Add):
             layers[op.name] = Layer(kind="add", **common)
@@ -163,7 +167,7 @@ def from_keras(model):
         else:
             raise ModelError(
                 f"layer {op.name} ({op.kind}) has no place in the deployed network's "
-                f"description (Concatenate is not yet described); see the README's NIR table"
+                f"description (Concatenate is not yet described); see the README's NIR section"
             )
     return Network(name=model.name, layers=layers,
                    output=renamed.get(graph.output, graph.output))

@@ -9,8 +9,9 @@ Time and spikes, which NIR leaves to each simulator (``dt`` is not in a graph):
 graphs written here follow the convention of the PyTorch simulators that read
 NIR (Norse, snnTorch): a spike is a value of 1 for one time step, and the
 neurons are integrated with steps of ``dt``, which the graph's metadata records
-(``metadata["dt"]``). A graph without it is read with ``--nir-dt`` (default
-0.001 s). NIR's equations are otherwise taken as written: ``tau dv/dt = v_leak
+(``metadata["dt"]``). ``--nir-dt`` gives the step to read a graph with
+(default: its metadata's, else 0.001 s); a graph written here keeps its
+weights whatever the step, as their scale is in the nodes' metadata. NIR's equations are otherwise taken as written: ``tau dv/dt = v_leak
 - v + r I``, a spike when ``v`` passes ``v_threshold``, then ``v = v_reset``.
 
 This package needs ``nir`` (``pip install nengo_vision[nir]``); the errors say so.
@@ -34,8 +35,9 @@ NODES = {
     "CubaLIF": "a lowpass synapse (tau_syn: --synapse, or --input-synapse on the "
                "first layer) into nengo's LIF (tau_mem)",
     "IF": "a LIF neuron with tau_rc = 1000 s (on Loihi: no decay at all)",
-    "Threshold": "a LIF neuron whose voltage is forgotten within a step (tau_rc = dt/10)",
-    "LI": "before Output: the readout filter (--output-synapse = tau)",
+    "Threshold": "a LIF neuron whose voltage is forgotten within a step (tau_rc = 0.1 ms)",
+    "LI": "before Output: the readout filter (--output-synapse = tau); between neurons "
+          "and the readout's weights: the synapse into the readout (--synapse = tau)",
     "I": "before Output: the summed output (--readout integrate)",
 }
 

@@ -91,6 +91,7 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
     nir = _nir()
     nodes, edges, notes = {}, [], []
     sources, scale = {}, {}  # layer → NIR nodes carrying its output; value per spike
+    spiking = {}  # layer → whether its output is spikes (of neurons, maybe reshaped)
     inp = network.input
     nodes["input"] = nir.Input(input_type={"input": np.array(_chw(inp.shape))})
     sources[inp.name], scale[inp.name] = ["input"], float(input_scale)
@@ -111,8 +112,30 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
             flat_from[layer.name] = in_shape
             edges += [(s, layer.name) for s in srcs]
             sources[layer.name], scale[layer.name] = [layer.name], in_scale
+            spiking[layer.name] = spiking.get(layer.inputs[0], False)
             continue
+        if layer.kind == "avgpool":
+            nodes[layer.name] = nir.AvgPool2d(kernel_size=np.array(layer.pool),
+                                              stride=np.array(layer.strides),
+                                              padding=np.array([0, 0]))
+            edges += [(s, layer.name) for s in srcs]
+            sources[layer.name], scale[layer.name] = [layer.name], in_scale
+            spiking[layer.name] = spiking.get(layer.inputs[0], False)
+            continue
+        if layer.kind == "add" and layer.neuron is None:
+            raise ModelError(f"layer {layer.name}: a sum without neurons after it cannot be "
+                             f"written to NIR (spikes and currents would be summed as one)")
         if layer.kind in ("conv2d", "dense"):
+            if (synapse is not None and layer.name == network.output
+                    and layer.neuron is None and spiking.get(layer.inputs[0])):
+                # the Converter filters every connection out of neurons: into
+                # neurons (through weights, or straight) that is CubaLIF's
+                # synapse; into the readout, this LI
+                name = f"{layer.name}.synapse"
+                n = _chw(shapes[layer.inputs[0]])
+                nodes[name] = nir.LI(tau=np.full(n, synapse), r=np.ones(n), v_leak=np.zeros(n))
+                edges += [(s, name) for s in srcs]
+                srcs = [name]
             factor = gain * in_scale
             bias = (np.zeros(layer.kernel.shape[-1]) if layer.bias is None
                     else layer.bias.astype(np.float64))
@@ -139,7 +162,7 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
         if layer.neuron is None:
             sources[layer.name], scale[layer.name] = srcs, 1.0
             continue
-        tau_syn = input_synapse if inp.name in layer.inputs else synapse
+        tau_syn = input_synapse if _reads_input(network, layer) else synapse
         name = f"{layer.name}.neurons"
         nodes[name] = _neurons(nir, layer, tau_syn, dt)
         if layer.kind == "add":
@@ -161,6 +184,7 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
                 srcs.append(skip)
         edges += [(s, name) for s in srcs]
         sources[layer.name], scale[layer.name] = [name], layer.neuron.amplitude / dt
+        spiking[layer.name] = True
 
     out = network.layers[network.output]
     last = sources[out.name]
@@ -207,6 +231,16 @@ def _version():
 
 def _chw(shape):
     return (shape[2], shape[0], shape[1]) if len(shape) == 3 else tuple(shape)
+
+
+def _reads_input(network, layer):
+    """Whether ``layer`` reads the input node (through a flatten or pooling)."""
+    for name in layer.inputs:
+        src = network.layers[name]
+        if src.kind == "input" or (src.kind in ("flatten", "avgpool")
+                                   and _reads_input(network, src)):
+            return True
+    return False
 
 
 def _consumer_gain(network, layer):

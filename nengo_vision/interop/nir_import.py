@@ -5,8 +5,8 @@ The graph is walked from its ``Input`` in the order of its edges. Weights nodes
 (``LIF``, ``CubaLIF``, ``IF``, ``Threshold``) becomes its neurons, with ``r``,
 ``v_threshold`` and ``v_leak`` folded into its weights and bias (nengo's LIF has
 a threshold of 1 and no leak voltage); several weights nodes into one neuron
-node become a sum. ``Scale``, ``SumPool2d`` and ``Flatten`` are folded into the
-weights after them; ``LI`` or ``I`` before ``Output`` becomes the readout. What
+node become a sum. ``Scale``, ``SumPool2d``, ``AvgPool2d`` and ``Flatten`` are folded into
+the weights after them; ``LI`` or ``I`` before ``Output`` becomes the readout. What
 the graph cannot run here is refused in one line naming the node.
 
 Spikes are 1 for one step of ``dt`` (see :mod:`nengo_vision.interop`), so the
@@ -68,7 +68,7 @@ def read_graph(path):
                          f"written by nir.write (NIR 1.0)") from None
 
 
-def network_from_nir(graph, name="nir", dt=None, input_scale=1.0):
+def network_from_nir(graph, name="nir", dt=None, input_scale=None):
     """An :class:`Imported` network from a :class:`nir.NIRGraph`.
 
     Parameters
@@ -79,14 +79,21 @@ def network_from_nir(graph, name="nir", dt=None, input_scale=1.0):
     dt : float, optional
         The step the graph's spikes and weights assume; default: the graph's
         ``metadata["dt"]``, else 0.001 s.
-    input_scale : float
+    input_scale : float or None
         Where the input is spikes, the value one has here for a step of
         :data:`RUN_DT` (an event data set's ``event_gain``); in the graph it is 1
         for a step of ``dt``, so the weights on the input are multiplied by
-        ``dt / (RUN_DT * input_scale)``. 1 for images held as values.
+        ``dt / (RUN_DT * input_scale)``. None for images held as values.
     """
     meta_dt = graph.metadata.get("dt") if isinstance(graph.metadata, dict) else None
-    dt = float(dt if dt is not None else (meta_dt if meta_dt is not None else 0.001))
+    given = dt if dt is not None else (meta_dt if meta_dt is not None else 0.001)
+    try:
+        dt = float(np.asarray(given))
+    except (TypeError, ValueError):
+        dt = float("nan")
+    if not np.isfinite(dt) or dt <= 0:
+        raise ModelError(f"the NIR graph's time step dt={given!r} (its metadata) is not a "
+                         f"positive number; give one with --nir-dt")
     return _Reader(graph, name, dt, input_scale).read()
 
 
@@ -101,9 +108,9 @@ def _uniform(node_name, field_name, values):
 
 
 class _Reader:
-    def __init__(self, graph, name, dt, input_scale=1.0):
+    def __init__(self, graph, name, dt, input_scale=None):
         self.graph, self.name, self.dt = graph, name, dt
-        self.input_scale = float(input_scale)
+        self.input_scale = None if input_scale is None else float(input_scale)
         self.nodes = graph.nodes
         self.layers = {}
         self.notes = []
@@ -111,6 +118,7 @@ class _Reader:
         self.state = {}
         self.synapses = {}  # neuron layer → tau_syn (None: no synapse)
         self.settings = {}
+        self.no_bias = set()  # weights layers written here without a bias
 
     # ---------------------------------------------------------------- walking
 
@@ -130,14 +138,33 @@ class _Reader:
             raise ModelError(f"the NIR graph has {len(inputs)} Input and {len(outputs)} "
                              f"Output nodes; one of each runs here")
         into = {k: [] for k in self.nodes}
-        for src, dst in self.graph.edges:
+        for edge in self.graph.edges:
+            if len(edge) != 2:
+                raise ModelError(f"NIR edge {edge!r} is not a pair (source, target)")
+            src, dst = edge
             if src not in self.nodes or dst not in self.nodes:
                 raise ModelError(f"NIR edge {src!r} → {dst!r} names a node the graph "
                                  f"does not have")
+            if src in into[dst]:
+                raise ModelError(f"NIR edge {src!r} → {dst!r} is listed twice; list "
+                                 f"each edge once")
             into[dst].append(src)
         for key in _topological(self.nodes, self.graph.edges, inputs[0]):
-            self.visit(key, self.nodes[key], into[key])
+            try:
+                self.visit(key, self.nodes[key], into[key])
+            except ModelError:
+                raise
+            except (ValueError, TypeError, KeyError, AttributeError, AssertionError,
+                    IndexError) as e:
+                # a field of the wrong shape or type: name the node, not the line
+                raise ModelError(
+                    f"NIR node {key!r} ({type(self.nodes[key]).__name__}) cannot be read: "
+                    f"{str(e).splitlines()[0][:200] if str(e) else type(e).__name__}"
+                ) from None
         out = self.state[outputs[0]][0]
+        for name in self.no_bias:
+            if name in self.layers and not np.any(self.layers[name].bias):
+                self.layers[name].bias = None
         self.settings.update(self._synapse_settings())
         for note in self.notes:
             warnings.warn(note, stacklevel=3)
@@ -161,9 +188,9 @@ class _Reader:
                     f"Input a (channels, height, width) shape")
             self._add(key, "input", [], (shape[1], shape[2], shape[0]))
             # an input spike is 1 for a step of the graph's dt there (an area of dt),
-            # and input_scale for a step of RUN_DT here
-            self.state[key] = (key, self.dt / (RUN_DT * self.input_scale)
-                               if self.input_scale != 1.0 else 1.0, shape)
+            # and input_scale for a step of RUN_DT here; values held need no scale
+            self.state[key] = (key, 1.0 if self.input_scale is None
+                               else self.dt / (RUN_DT * self.input_scale), shape)
             return
         if not srcs:
             raise ModelError(f"NIR node {key!r} ({kind}) has no input edge")
@@ -193,7 +220,7 @@ class _Reader:
         bias = np.zeros(w.shape[0]) if node.bias is None else np.asarray(node.bias, float)
         if np.ndim(bias) != 1:
             bias = np.broadcast_to(bias, (w.shape[0],))
-        w, bias = self._unscale(node, w, bias)
+        w, bias = self._unscale(key, node, w, bias)
         kernel = np.transpose(w, (2, 3, 1, 0))
         h, wd = shape[1:]
         if padding == "same":
@@ -225,22 +252,22 @@ class _Reader:
             w = w[:, order]
         b = (np.asarray(node.bias, float) if bias and node.bias is not None
              else np.zeros(w.shape[0]))
-        w, b = self._unscale(node, w, b)
+        w, b = self._unscale(key, node, w, b)
         self._add(key, "dense", [layer], (w.shape[0],), kernel=w.T, bias=b)
         self.state[key] = (key, 1.0, (w.shape[0],))
 
     def visit_linear(self, key, node, srcs):
         self.visit_affine(key, node, srcs, bias=False)
 
-    def _unscale(self, node, w, b):
+    def _unscale(self, key, node, w, b):
         """Undo the scaling :mod:`.nir_export` applied (metadata); identity otherwise."""
         meta = node.metadata or {}
         if META + "scale" in meta:
             w = w / float(meta[META + "scale"])
-            b = b / float(meta[META + "bias_scale"])
+            b = b / float(meta.get(META + "bias_scale", meta[META + "scale"]))
             if not int(meta.get(META + "has_bias", 1)):
-                b = None
-        return w.astype(np.float32), None if b is None else np.asarray(b, np.float32)
+                self.no_bias.add(key)
+        return w.astype(np.float32), np.asarray(b, np.float32)
 
     def _padding(self, key, padding, ksize, stride, size):
         """Keras's padding for NIR's: 'valid', or 'same' where TensorFlow's 'same'
@@ -384,6 +411,8 @@ class _Reader:
             layers[0].neuron = neuron
         else:
             target = key[:-len(".neurons")] if key.endswith(".neurons") else key
+            if target in self.layers:
+                target = key
             inputs = [l.name for l, _ in skips] + [l.name for l in layers]
             # the input order of the model written here, where there is one
             order = [v for v in _text(meta.get(META + "inputs", "")).split(",") if v]
@@ -396,8 +425,29 @@ class _Reader:
     # ---------------------------------------------------------------- readout
 
     def visit_li(self, key, node, srcs):
+        layer, scale, shape = self.state[srcs[0]]
+        after = [type(self.nodes[d]).__name__ for s, d in self.graph.edges if s == key]
+        if self._is_spikes(layer) and after and set(after) <= {"Affine", "Linear", "Conv2d"}:
+            # spikes filtered on their way into weights: the synapse into the readout
+            if np.any(np.asarray(node.v_leak) != 0):
+                raise ModelError(f"NIR LI {key!r}: a synapse with a leak voltage cannot "
+                                 f"run here; give v_leak 0")
+            self.synapses[key] = _uniform(key, "tau", node.tau)
+            r = np.asarray(node.r, float)
+            # after a Flatten the values are flat in (c, h, w) order; the shape kept is 3-D
+            r = r.reshape(shape) if r.size == np.prod(shape) else np.broadcast_to(r, shape)
+            self.state[key] = (layer, scale * (r if r.ndim and np.any(r != r.flat[0])
+                                               else float(r.flat[0])), shape)
+            return
         self._readout(key, node, srcs, r=node.r, v_leak=node.v_leak,
                       settings=dict(output_synapse=_uniform(key, "tau", node.tau)))
+
+    def _is_spikes(self, layer):
+        """Whether the layer's output is spikes (neurons, maybe flattened or pooled)."""
+        lay = self.layers[layer]
+        if lay.neuron is not None:
+            return True
+        return lay.kind in ("flatten", "avgpool") and self._is_spikes(lay.inputs[0])
 
     def visit_i(self, key, node, srcs):
         self._readout(key, node, srcs, r=node.r, v_leak=0.0,
@@ -453,7 +503,7 @@ class _Reader:
     def _synapse_settings(self):
         inp = next(l.name for l in self.layers.values() if l.kind == "input")
         first = {k: v for k, v in self.synapses.items()
-                 if inp in _sources(self.layers, k)}
+                 if k in self.layers and inp in _sources(self.layers, k)}
         rest = {k: v for k, v in self.synapses.items() if k not in first}
         out = {}
         if first:

@@ -79,14 +79,11 @@ def _batched(dim):
 
 def norse_module(graph, dt):
     """The torch module Norse builds from ``graph`` (adapted by :func:`for_norse`)."""
-    import logging
-
     import norse.torch
 
-    # Norse logs a warning per node for parameters it expects elsewhere; the
-    # graph was checked above
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))
-    return norse.torch.from_nir(for_norse(graph), dt=dt)
+    # Norse warns per node for parameters it ignores; for_norse has refused
+    # every graph where one differs from what Norse assumes
+    return norse.torch.from_nir(for_norse(graph), dt=dt, ignore_warnings=True)
 
 
 def run(graph, images, n_steps, dt, batch_size=100, threads=None, progress=None):

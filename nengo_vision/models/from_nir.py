@@ -11,7 +11,7 @@ filter) are the run's unless it gives its own.
 
 from pathlib import Path
 
-from ..datasets import get_dataset
+from ..datasets import get_dataset, spike_value
 from ..errors import ModelError
 from .from_file import digest
 
@@ -35,8 +35,13 @@ def spec_from_nir(path, dataset="mnist", dt=None):
     dataset = get_dataset(dataset)  # ConfigError if unknown
     path = Path(path)
     # an event is 1 in a NIR graph and carries event_gain here
-    scale = getattr(dataset, "event_gain", 1.0) if dataset.n_steps else 1.0
-    imported = network_from_nir(read_graph(path), name=path.stem, dt=dt, input_scale=scale)
+    imported = network_from_nir(read_graph(path), name=path.stem, dt=dt,
+                                input_scale=spike_value(dataset))
+    try:
+        to_keras(imported.network)  # what Keras refuses (a bias of the wrong length, ...)
+    except (ValueError, TypeError) as e:
+        reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ModelError(f"NIR graph {path} does not make a network: {reason}") from None
     shape = tuple(imported.network.input.shape)
     if shape != tuple(dataset.input_shape):
         h, w, c = shape
@@ -52,6 +57,8 @@ def spec_from_nir(path, dataset="mnist", dt=None):
     settings = dict(imported.settings, nir_dt=imported.dt)
     return ModelSpec(
         name=path.stem, build=build, dataset=dataset.name,
-        description=f"NIR graph from {path}", source=f"sha256:{digest(path)}",
+        # the weights read depend on dt: part of the training cache key
+        description=f"NIR graph from {path}",
+        source=f"sha256:{digest(path)};dt={imported.dt!r}",
         pretrained=True, settings=tuple(sorted(settings.items())),
     )
