@@ -115,8 +115,8 @@ def test_unknown_model(capsys, tmp_path):
     status, err = run_main(capsys, "--model", "lenet", "--out", str(tmp_path / "o"))
     assert_one_line_error(
         status, err,
-        "unknown model 'lenet'; known models: rscnn_mnist, scnn_mnist, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, wscnn_mnist; or give the path of a .keras "
-        "or .h5 file or a SavedModel folder",
+        "unknown model 'lenet'; known models: rscnn_mnist, scnn_mnist, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, wscnn_mnist; or give the path of a .keras, "
+        ".h5 or .nir file or a SavedModel folder",
     )
 
 

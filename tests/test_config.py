@@ -33,7 +33,7 @@ def test_defaults_are_the_main_job():
     ("augment", 9, "Config.augment must be a whole number of pixels from 0 to 4, got 9"),
     ("neuron", "izhikevich", "Config.neuron must be one of lif, loihi, got 'izhikevich'"),
     ("backends", "keras,tpu", "Config.backends names unknown backend 'tpu'; known backends: "
-                              "keras, nengo-dl-rate, nengo-dl, nengo, nengo-dl-loihi, "
+                              "keras, nengo-dl-rate, nengo-dl, nengo, norse, nengo-dl-loihi, "
                               "loihi-emulator, nengo-loihi-emulator, loihi"),
     ("backends", [], "Config.backends is empty; name at least one backend"),
     ("digits", {"nengo": 0}, "Config.digits must be BACKEND=N pairs separated by commas, N "

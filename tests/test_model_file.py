@@ -121,8 +121,8 @@ def test_missing_and_unloadable_files(capsys, tmp_path):
     missing = tmp_path / "nope.keras"
     expect_error(
         capsys, tmp_path, missing,
-        f"model file {missing} does not exist; give the path of a .keras or .h5 file "
-        f"or a SavedModel folder, or a model name: rscnn_mnist, scnn_mnist, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
+        f"model file {missing} does not exist; give the path of a .keras, .h5 or .nir "
+        f"file or a SavedModel folder, or a model name: rscnn_mnist, scnn_mnist, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
         f"wscnn_mnist",
     )
     broken = tmp_path / "broken.h5"

@@ -314,15 +314,6 @@ def test_export_nir_is_refused_before_work_when_unwritable(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_norse_refuses_spike_inputs(capsys, tmp_path):
-    pytest.importorskip("norse")
-    status, err = run_main(capsys, "--backends", "keras,norse", "--encoding", "poisson",
-                           "--out", str(tmp_path / "o"))
-    assert_one_line_error(status, err, "the norse backend runs images held at every step; "
-                                       "this run sends spikes (events or a spike encoding): "
-                                       "leave norse out of --backends")
-
-
 # ------------------------------------------------------------------ Norse
 
 def pooled_model(path):

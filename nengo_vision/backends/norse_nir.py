@@ -30,12 +30,6 @@ class NorseBackend(Backend):
         if why:
             raise BackendError(why)
 
-    def check_inputs(self, spikes):
-        if spikes:
-            raise BackendError(
-                "the norse backend runs images held at every step; this run sends spikes "
-                "(events or a spike encoding): leave norse out of --backends")
-
     def run(self, ctx, inputs):
         import time
 
@@ -45,14 +39,21 @@ class NorseBackend(Backend):
         from ..stimulus import as_inputs
 
         start = time.perf_counter()
-        images = as_inputs(inputs).images
+        inputs = as_inputs(inputs)
+        images, source = inputs.images, inputs.spikes
         network = from_keras(ctx.model)
+        # a spike here is worth source.amplitude; in the graph, 1
         graph, _ = network_to_nir(network, dt=ctx.dt, synapse=ctx.synapse,
-                                  input_synapse=ctx.input_synapse)
+                                  input_synapse=ctx.input_synapse,
+                                  input_scale=1.0 if source is None else source.amplitude)
+
+        def spikes(lo, hi):
+            return source.counts(images[lo:hi], inputs.indices[lo:hi], ctx.n_steps, ctx.dt)
+
         with self.progress(ctx, len(images)) as bar:
             traces, counts = run(graph, images, ctx.n_steps, ctx.dt,
                                  batch_size=ctx.batch_size, threads=ctx.engine_threads,
-                                 progress=bar.update)
+                                 progress=bar.update, spikes=None if source is None else spikes)
         seconds = len(images) * ctx.n_steps * ctx.dt
         rates = {name: float(c.sum() / (c.size * seconds)) for name, c in counts.items()}
         missing = [l.name for l in network.neuron_layers() if l.name not in counts]

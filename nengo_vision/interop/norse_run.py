@@ -86,8 +86,11 @@ def norse_module(graph, dt):
     return norse.torch.from_nir(for_norse(graph), dt=dt, ignore_warnings=True)
 
 
-def run(graph, images, n_steps, dt, batch_size=100, threads=None, progress=None):
-    """Run held ``images`` (``(n, h, w, c)``) through ``graph`` in Norse.
+def run(graph, images, n_steps, dt, batch_size=100, threads=None, progress=None,
+        spikes=None):
+    """Run ``images`` (``(n, h, w, c)``) through ``graph`` in Norse: held at every
+    step, or, with ``spikes(start, stop)`` giving the samples' ``(B, n_steps, h*w*c)``
+    spike counts, as those spikes (each 1 for a step, as the graph's input takes it).
 
     Returns
     -------
@@ -102,7 +105,7 @@ def run(graph, images, n_steps, dt, batch_size=100, threads=None, progress=None)
     if threads:
         torch.set_num_threads(int(threads))
     module = norse_module(graph, dt)
-    spikes = {}
+    fired = {}
     neuron_nodes = [k for k, n in graph.nodes.items()
                     if type(n).__name__ in ("LIF", "CubaLIF", "IF")]
     for key in neuron_nodes:
@@ -110,24 +113,29 @@ def run(graph, images, n_steps, dt, batch_size=100, threads=None, progress=None)
 
         def hook(mod, args, out, key=key):
             z = out[0] if isinstance(out, tuple) else out
-            spikes[key] = spikes.get(key, 0) + z.detach().sum(0)
+            fired[key] = fired.get(key, 0) + z.detach().sum(0)
 
         sub.register_forward_hook(hook)
     traces = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(np.ascontiguousarray(
-                np.transpose(images[start:start + batch_size], (0, 3, 1, 2)),
-                dtype=np.float32))
+            batch = images[start:start + batch_size]
+            nchw = (len(batch),) + (batch.shape[3], batch.shape[1], batch.shape[2])
+            x = torch.from_numpy(np.ascontiguousarray(np.transpose(batch, (0, 3, 1, 2)),
+                                                      dtype=np.float32))
+            counts = None if spikes is None else spikes(start, start + len(batch))
             state, outs = None, []
-            for _ in range(n_steps):
-                out, state = module(x, state)
+            for t in range(n_steps):
+                if counts is not None:
+                    x = torch.from_numpy(np.ascontiguousarray(np.transpose(
+                        counts[:, t].reshape(batch.shape), (0, 3, 1, 2)), dtype=np.float32))
+                out, state = module(x.reshape(nchw), state)
                 outs.append(out.reshape(len(x), -1).numpy())
             traces.append(np.stack(outs, axis=1))
             if progress is not None:
                 progress(len(x))
     counts = {}
-    for key, total in spikes.items():
+    for key, total in fired.items():
         total = total.numpy().astype(np.float64)
         if total.ndim == 3:  # (c, h, w) → channels last, as the layers here
             total = np.transpose(total, (1, 2, 0))
