@@ -336,7 +336,8 @@ def test_norse_agrees_with_nengo_on_a_pooled_cnn(tmp_path, data_dir, cache_dir, 
     spike budget, exported, run in
     Norse: the class of at least 99 % of 200 real digits is Nengo's, and the
     layers' spike counts within 20 % of Nengo's (Norse, without the voltage floor
-    and with Euler steps, fires 2-14 % more: measured 2026-12-06)."""
+    and with Euler steps, fires 2-14 % more: measured 2026-12-06); on the same
+    digits sent as Poisson spikes, at least 97 % the same class."""
     pytest.importorskip("norse")
     import json
 
@@ -358,6 +359,16 @@ def test_norse_agrees_with_nengo_on_a_pooled_cnn(tmp_path, data_dir, cache_dir, 
     assert agreement >= 0.99
     for layer, hz in backends["nengo"]["firing_rates"].items():
         assert abs(backends["norse"]["firing_rates"][layer] / hz - 1) < 0.20, layer
+    # the same digits as Poisson spikes: Norse takes the same spikes
+    out = tmp_path / "spikes"
+    status = main(["--model", str(path), "--data-dir", str(data_dir), "--cache-dir",
+                   str(cache_dir), "--tau-ref", "0", "--spike-budget", "60",
+                   "--n-train", "20000", "--epochs", "2", "--augment", "0", "--n-test", "200",
+                   "--n-steps", "30", "--encoding", "poisson", "--backends", "nengo,norse",
+                   "--out", str(out), "--no-progress"])
+    assert status == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["agreement"]["nengo"]["norse"] >= 0.97
 
 
 def test_a_foreign_graph_comes_back_exactly_from_a_run(tmp_path, data_dir):
