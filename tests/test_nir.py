@@ -331,6 +331,7 @@ def pooled_model(path):
     tf.keras.Model(inp, out).save(path)
 
 
+@pytest.mark.slow
 def test_norse_agrees_with_nengo_on_a_pooled_cnn(tmp_path, data_dir, cache_dir, capsys):
     """Trained here without a refractory period (--tau-ref 0) and within a 60 Hz
     spike budget, exported, run in
