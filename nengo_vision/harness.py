@@ -206,12 +206,15 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     # too: the input layer counts as a layer of spike sources
     source = model.input_names[0]
     sources = [source] if any(r.input_spikes is not None for r in runs.values()) else []
+    from .deploy.network import from_keras
+
+    network = from_keras(model)  # the description every count reads
     for layer in sources + neuron_layers(model):
         try:
-            fan_outs[layer] = operations.fan_out(model, layer)
+            fan_outs[layer] = operations.fan_out(network, layer)
         except ValueError as e:
             unknown[layer] = str(e)
-    macs = operations.ann_macs(model)
+    macs = operations.ann_macs(network)
 
     results, final_predictions = {}, {}
     for name, run in runs.items():

@@ -1,129 +1,106 @@
 """Operation counts: the ANN's multiply-accumulates and the spiking network's
 synaptic operations (their energy is :mod:`.energy`'s).
 
-A synapse here is one (input element, weight, output element) triple of a Dense
+A synapse here is one (input element, weight, output element) triple of a dense
 or convolution layer: the ANN performs one multiply-accumulate per synapse per
 image; the spiking network performs one synaptic operation per synapse each time
-the input neuron spikes. Both are counted with the same device: a copy of the
-layer whose weights are all 1 and whose bias is 0. Its summed output, as a
-function of its input, has gradient ``fan_out`` (the number of synapses each
-input element drives), and its summed output on an input of ones is the number
-of synapses (= MACs).
+the input neuron spikes. Both are counted from the deployed network's
+description (:mod:`.deploy.network`), the one every backend's network is built
+from: a convolution's input element is read by every output channel at each
+output position whose window covers it (TensorFlow's padding: for ``same``, the
+odd row or column of padding goes after), a dense layer's by every unit.
 """
 
 import numpy as np
-import tensorflow as tf
-
-#: Layers that only move values around (no weights, no arithmetic on them).
-PASS_THROUGH = (
-    tf.keras.layers.Flatten,
-    tf.keras.layers.Reshape,
-    tf.keras.layers.Dropout,
-)
 
 
-def passes_through(layer):
-    """Whether ``layer`` hands its input on unchanged, so synapses are counted past it.
+def _network(model):
+    """The description of ``model`` (a Keras model of this package's neurons, or
+    already a :class:`.deploy.network.Network`)."""
+    from .deploy.network import Network, from_keras
 
-    Besides :data:`PASS_THROUGH`, an ``Activation`` layer whose activation is
-    linear: the identity. A model file's Dropout layers arrive as such layers
-    (:func:`nengo_vision.models.from_file.with_neurons`), so counting stops
-    there unless they pass through.
-    """
-    if isinstance(layer, PASS_THROUGH):
-        return True
-    # the function itself, not its name: a custom activation may be called "linear"
-    return (isinstance(layer, tf.keras.layers.Activation)
-            and layer.activation is tf.keras.activations.linear)
+    return model if isinstance(model, Network) else from_keras(model)
 
 
-def _ones_copy(layer):
-    """``layer`` with every weight 1 and no bias or activation (Dense, Conv)."""
-    config = layer.get_config()
-    config.update(name=f"{layer.name}_ones", activation=None, use_bias=False)
-    copy = type(layer).from_config(config)
-    copy.build(layer.input_shape)
-    copy.set_weights([np.ones_like(w) for w in copy.get_weights()])
-    return copy
+def _covered(n, k, s, padding):
+    """How many output positions of a convolution read each of ``n`` input
+    elements along one axis (kernel ``k``, stride ``s``)."""
+    if padding == "same":
+        out = -(-n // s)
+        before = max((out - 1) * s + k - n, 0) // 2
+    else:
+        out, before = (n - k) // s + 1, 0
+    counts = np.zeros(n, np.int64)
+    for o in range(out):
+        lo = max(o * s - before, 0)
+        counts[lo:max(o * s - before + k, 0)] += 1
+    return counts
 
 
-def _has_kernel(layer):
-    return isinstance(layer, (tf.keras.layers.Dense, tf.keras.layers.Conv2D,
-                              tf.keras.layers.Conv1D, tf.keras.layers.Conv3D))
-
-
-def _consumers(model, layer):
-    mine = set(model.layers)
-    return [n.outbound_layer for n in layer._outbound_nodes if n.outbound_layer in mine]
+def synapses_into(layer, shape):
+    """Synapses of ``layer`` each element of its input (of ``shape``) drives."""
+    if layer.kind == "dense":
+        return np.full(shape, layer.kernel.shape[-1], np.float64)
+    if layer.kind == "conv2d":
+        kh, kw, _, c_out = layer.kernel.shape
+        rows = _covered(shape[0], kh, layer.strides[0], layer.padding)
+        cols = _covered(shape[1], kw, layer.strides[1], layer.padding)
+        per_pixel = np.outer(rows, cols).astype(np.float64) * c_out
+        return np.repeat(per_pixel[:, :, None], shape[2], axis=2)
+    if layer.kind == "add":  # neurons after a sum: one synapse per element
+        return np.ones(shape, np.float64)
+    raise ValueError(f"cannot count synapses into layer {layer.name!r} ({layer.kind})")
 
 
 def fan_out(model, layer_name):
     """Synapses each output element of ``layer_name`` drives, per consuming layer.
 
+    Parameters
+    ----------
+    model : tf.keras.Model or Network
+    layer_name : str
+        A neuron layer, or the input layer (whose spikes, where the input is
+        spikes, drive the first layer's synapses).
+
     Returns
     -------
     dict
-        Name of each weighted layer reached (through layers that
-        :func:`passes_through`, such as Flatten) → ``fan_out`` array of the
-        neuron layer's output shape.
-
-    Raises
-    ------
-    ValueError
-        If a consumer is neither weighted (Dense, Conv) nor pass-through: its
-        operations are not counted rather than miscounted.
+        Name of each weighted layer (or sum of neurons) reached, through
+        flattening, reshaping and concatenation, → ``fan_out`` array of the
+        layer's output shape.
     """
-    start = model.get_layer(layer_name)
-    # an InputLayer gives its shape in a list of one
-    out_shape = start.output_shape[0] if isinstance(start.output_shape, list) else start.output_shape
-    shape = (1,) + tuple(out_shape[1:])
+    network = _network(model)
+    start = network.layers[layer_name]
     totals = {}
 
-    def walk(layer, x):
-        for nxt in _consumers(model, layer):
-            if _has_kernel(nxt):
-                totals[nxt.name] = tf.reduce_sum(_ones_copy(nxt)(x))
-            elif _is_neurons(nxt):
-                # neurons after an Add or Concatenate: one synapse per element
-                totals[nxt.name] = tf.reduce_sum(x)
-            elif passes_through(nxt):
-                walk(nxt, nxt(x, training=False))  # Dropout: the identity
-            elif isinstance(nxt, _MERGES):
-                # this input as it is, the others zero: what reaches the merge from here
-                ins = tf.nest.flatten(nxt._inbound_nodes[0].inbound_layers)
-                parts = [x if i is layer else tf.zeros((1,) + tuple(i.output_shape[1:]))
-                         for i in ins]
-                walk(nxt, nxt(parts))
+    def walk(src, index):
+        # index: where each element of ``start`` is in src's output (-1: elsewhere)
+        for nxt in network.consumers(src.name):
+            if nxt.kind in ("flatten", "reshape"):
+                walk(nxt, index.reshape(nxt.shape))
+            elif nxt.kind == "concat":
+                parts = [index if i == src.name else
+                         np.full(network.layers[i].shape, -1) for i in nxt.inputs]
+                walk(nxt, np.concatenate(parts, axis=-1))
             else:
-                raise ValueError(
-                    f"cannot count synapses from {layer_name!r} through layer "
-                    f"{nxt.name!r} ({type(nxt).__name__})"
-                )
+                fan = synapses_into(nxt, index.shape)
+                mine = index >= 0
+                total = totals.setdefault(nxt.name, np.zeros(start.shape))
+                np.add.at(total.reshape(-1), index[mine], fan[mine])
 
-    x0 = tf.ones(shape)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x0)
-        walk(start, x0)
-    return {name: tape.gradient(total, x0)[0].numpy() for name, total in totals.items()}
-
-
-_MERGES = (tf.keras.layers.Add, tf.keras.layers.Concatenate)
-
-
-def _is_neurons(layer):
-    from .neurons import is_neuron_activation
-
-    return (isinstance(layer, tf.keras.layers.Activation)
-            and is_neuron_activation(layer.activation))
+    walk(start, np.arange(int(np.prod(start.shape))).reshape(start.shape))
+    return totals
 
 
 def ann_macs(model):
     """Multiply-accumulates per image of every weighted layer: name → count."""
+    network = _network(model)
+    shapes = {}
     macs = {}
-    for layer in model.layers:
-        if _has_kernel(layer):
-            ones = tf.ones((1,) + tuple(layer.input_shape[1:]))
-            macs[layer.name] = int(round(float(tf.reduce_sum(_ones_copy(layer)(ones)))))
+    for layer in network.layers.values():
+        shapes[layer.name] = tuple(layer.shape)
+        if layer.kind in ("conv2d", "dense"):
+            macs[layer.name] = int(synapses_into(layer, shapes[layer.inputs[0]]).sum())
     return macs
 
 

@@ -422,3 +422,14 @@ def test_layers_without_bias_and_a_first_layer_behind_a_flatten(tmp_path):
     assert layers["hidden"].bias is None and layers["out"].bias is None
     np.testing.assert_array_equal(layers["hidden"].kernel,
                                   model.get_layer("hidden").get_weights()[0])
+
+
+def test_a_concatenation_is_refused_on_export_and_nothing_is_written(tmp_path):
+    from nengo_vision.errors import ModelError
+    from nengo_vision.interop import export_nir
+
+    path = tmp_path / "wide.nir"
+    with pytest.raises(ModelError, match="concat \\(concat\\): NIR has no node for a "
+                                         "concatenation"):
+        export_nir(zoo_model("wscnn_mnist"), path)
+    assert list(tmp_path.iterdir()) == []

@@ -90,3 +90,63 @@ def test_fan_out_passes_through_a_model_files_dropout(tmp_path):
         np.testing.assert_array_equal(fan[consumer], expected[consumer])
     # every conv1 output drives all 10 output units
     np.testing.assert_array_equal(operations.fan_out(dropped, "conv1")["out"], 10)
+
+
+def _ones_reference(model, layer_name):
+    """Synapses out of ``layer_name`` by TensorFlow: the gradient of the summed
+    output of all-ones copies of the layers it drives (an independent count)."""
+    import tensorflow as tf
+
+    from nengo_vision.neurons import is_neuron_activation
+
+    L = tf.keras.layers
+    start = model.get_layer(layer_name)
+    shape = start.output_shape[0] if isinstance(start.output_shape, list) else start.output_shape
+    x0 = tf.ones((1,) + tuple(shape[1:]))
+    totals = {}
+
+    def ones_copy(layer):
+        config = dict(layer.get_config(), name=layer.name + "_ones", activation=None,
+                      use_bias=False)
+        copy = type(layer).from_config(config)
+        copy.build(layer.input_shape)
+        copy.set_weights([np.ones_like(w) for w in copy.get_weights()])
+        return copy
+
+    def walk(layer, x):
+        for node in layer._outbound_nodes:
+            nxt = node.outbound_layer
+            if nxt not in model.layers:
+                continue
+            if isinstance(nxt, (L.Dense, L.Conv2D)):
+                totals[nxt.name] = tf.reduce_sum(ones_copy(nxt)(x))
+            elif isinstance(nxt, L.Activation) and is_neuron_activation(nxt.activation):
+                totals[nxt.name] = tf.reduce_sum(x)
+            elif isinstance(nxt, (L.Add, L.Concatenate)):
+                ins = tf.nest.flatten(nxt._inbound_nodes[0].inbound_layers)
+                walk(nxt, nxt([x if i is layer else tf.zeros((1,) + tuple(i.output_shape[1:]))
+                               for i in ins]))
+            else:  # Flatten, Reshape, linear Activation
+                walk(nxt, nxt(x))
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x0)
+        walk(start, x0)
+    return {k: tape.gradient(t, x0)[0].numpy() for k, t in totals.items()}
+
+
+@pytest.mark.parametrize("name", ["scnn_mnist", "rscnn_mnist", "wscnn_mnist", "vgg_mnist",
+                                  "small_mnist", "tiny_nmnist"])
+def test_counts_from_the_description_equal_tensorflows(name):
+    """Every zoo model, every neuron layer and the input: the synapses counted on
+    the deployed network's description equal TensorFlow's count on the Keras
+    layers (residual sums, concatenations and 'same' padding included)."""
+    from nengo_vision.conversion import neuron_layers
+    from nengo_vision.deploy import deployable
+
+    model = deployable(get_model(name).build(LIFActivation()))
+    for layer in [model.input_names[0]] + neuron_layers(model):
+        ours, reference = operations.fan_out(model, layer), _ones_reference(model, layer)
+        assert sorted(ours) == sorted(reference), layer
+        for consumer, fan in reference.items():
+            np.testing.assert_array_equal(ours[consumer], fan)

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import ModelError
 
 #: Layer kinds.
-KINDS = ("input", "conv2d", "dense", "avgpool", "flatten", "add")
+KINDS = ("input", "conv2d", "dense", "avgpool", "flatten", "reshape", "add", "concat")
 
 
 @dataclass(frozen=True)
@@ -146,13 +146,12 @@ def from_keras(model):
             layers[op.name] = Layer(kind="dense", kernel=kernel,
                                     bias=bias[0] if bias else None, **common)
         elif op.is_a(L.Flatten, L.Reshape):
-            if len(op.output_shape) != 1:
-                raise ModelError(f"layer {op.name} ({op.kind}) reshapes to "
-                                 f"{tuple(op.output_shape)}; only a flattening can be "
-                                 f"described (see the README's NIR section)")
-            layers[op.name] = Layer(kind="flatten", **common)
+            flat = len(op.output_shape) == 1
+            layers[op.name] = Layer(kind="flatten" if flat else "reshape", **common)
         elif op.is_a(L.Add):
             layers[op.name] = Layer(kind="add", **common)
+        elif op.is_a(L.Concatenate):  # along the channels (deployable refuses others)
+            layers[op.name] = Layer(kind="concat", **common)
         elif op.is_a(L.Activation) and neuron is not None:
             # neurons after a sum: the sum and its neurons are one layer here
             (source,) = op.inputs
@@ -164,11 +163,9 @@ def from_keras(model):
             renamed[source] = op.name
             for layer in layers.values():
                 layer.inputs = [op.name if i == source else i for i in layer.inputs]
-        else:
-            raise ModelError(
-                f"layer {op.name} ({op.kind}) has no place in the deployed network's "
-                f"description (Concatenate is not yet described); see the README's NIR section"
-            )
+        else:  # pragma: no cover - deployable leaves only the kinds above
+            raise ModelError(f"layer {op.name} ({op.kind}) has no place in the deployed "
+                             f"network's description")
     return Network(name=model.name, layers=layers,
                    output=renamed.get(graph.output, graph.output))
 
@@ -204,6 +201,11 @@ def to_keras(network):
                                              name=layer.name)
         elif layer.kind == "flatten":
             keras_layer = L.Flatten(name=layer.name)
+        elif layer.kind == "reshape":
+            keras_layer = L.Reshape(layer.shape, name=layer.name)
+        elif layer.kind == "concat":
+            tensors[layer.name] = L.Concatenate(name=layer.name)(ins)
+            continue
         elif layer.kind == "add":
             x = L.Add(name=layer.name if act is None else layer.name + "_sum")(ins)
             if act is not None:

@@ -122,6 +122,11 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
             sources[layer.name], scale[layer.name] = [layer.name], in_scale
             spiking[layer.name] = spiking.get(layer.inputs[0], False)
             continue
+        if layer.kind in ("concat", "reshape"):
+            raise ModelError(
+                f"layer {layer.name} ({layer.kind}): NIR has no node for a concatenation "
+                f"or a reshape other than a flattening (edges into a node sum); this model "
+                f"cannot be written to NIR")
         if layer.kind == "add" and layer.neuron is None:
             raise ModelError(f"layer {layer.name}: a sum without neurons after it cannot be "
                              f"written to NIR (spikes and currents would be summed as one)")
