@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 import nengo_vision as nv  # noqa: E402
+from nengo_vision._io import atomic_path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, SETTING, run  # noqa: E402
@@ -239,10 +239,8 @@ def train_in_norse(args, out, path):
                                            start_dim=1)
             corrected.append(dict(node=key, defect="Flatten exported as None",
                                   corrected="nir.Flatten(start_dim=1)"))
-    with tempfile.NamedTemporaryFile(dir=out, suffix=".nir", delete=False) as tmp:
-        pass
-    nir.write(tmp.name, graph)
-    os.replace(tmp.name, path)
+    with atomic_path(path) as tmp:
+        nir.write(str(tmp), graph)
     kinds = {k: type(v).__name__ for k, v in graph.nodes.items()}
     return dict(n_train=n, torch_epochs=args.torch_epochs,
                 torch_train_seconds=round(train_seconds, 1), train_accuracy=history,

@@ -451,31 +451,31 @@ def run(config=None, log=print, **settings):
     check(config, spec, data)
     model, training = train(config, data, spec=spec, log=log)
     if config.export_nir:
-        from .datasets import spike_value
-
-        export_nir(config, model, input_scale=spike_value(data.dataset) or 1.0, log=log)
+        export_nir(config, model, log=log)
     return evaluate(config, model, data, training, spec=spec, log=log)
 
 
-def export_nir(config, model, path=None, input_scale=1.0, log=print):
-
+def export_nir(config, model, path=None, log=print):
     """Write ``model`` (trained, as :func:`train` returns it) as a NIR graph, with
-    the synapses and readout filter of ``config`` (``path``: ``config.export_nir``;
-    ``input_scale``: the value of one input event, see
-    :func:`.interop.nir_export.network_to_nir`). Returns the lines NIR could not
-    say (each also logged)."""
+    the synapses, readout filter and input of ``config`` (``path``:
+    ``config.export_nir``). Returns the lines NIR could not say: logged, or
+    warned where ``log`` is None."""
     import warnings
 
+    from .datasets import get_dataset, spike_value
     from .interop import export_nir as write
     from .interop.nir_import import RUN_DT
 
     path = path or config.export_nir
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the same lines are logged below
+        if log is not None:
+            warnings.simplefilter("ignore")  # the same lines are logged below
         notes = write(model, path, dt=RUN_DT, synapse=config.synapse,
                       input_synapse=config.input_synapse,
-                      output_synapse=config.output_synapse, input_scale=input_scale)
-    log(f"NIR graph written to {path}")
-    for note in notes:
-        log(f"warning: {note}")
+                      output_synapse=config.output_synapse,
+                      input_scale=spike_value(get_dataset(config.dataset)) or 1.0)
+    if log is not None:
+        log(f"NIR graph written to {path}")
+        for note in notes:
+            log(f"warning: {note}")
     return notes

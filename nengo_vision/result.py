@@ -343,21 +343,15 @@ class Result:
     def export_nir(self, path):
         """Write the network this run ran as a NIR graph at ``path``, with the
         run's synapses and readout filter (see
-        :func:`.interop.nir_export.network_to_nir`); returns what NIR could not
-        say (each line also warned)."""
+        :func:`.pipeline.export_nir`); returns what NIR could not say (each
+        line also warned)."""
         from .errors import ModelError
-        from .interop import export_nir
+        from .pipeline import export_nir
 
         if self.model_object is None:
             raise ModelError("this result holds no model (it was read from a file); "
                              "export from the run that made it")
-        from .datasets import get_dataset, spike_value
-
-        scale = spike_value(get_dataset(self.config.dataset)) or 1.0
-        c = self.config
-        return export_nir(self.model_object, path, dt=self.dt, synapse=c.synapse,
-                          input_synapse=c.input_synapse, output_synapse=c.output_synapse,
-                          input_scale=scale)
+        return export_nir(self.config, self.model_object, path, log=None)
 
     @property
     def backends(self):

@@ -106,18 +106,16 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
         shapes[layer.name] = tuple(layer.shape)
         gain = _consumer_gain(network, layer)
         in_scale = scale[layer.inputs[0]]
-        if layer.kind == "flatten":
-            nodes[layer.name] = nir.Flatten(input_type={"input": np.array(_chw(in_shape))},
-                                            start_dim=0, end_dim=-1)
-            flat_from[layer.name] = in_shape
-            edges += [(s, layer.name) for s in srcs]
-            sources[layer.name], scale[layer.name] = [layer.name], in_scale
-            spiking[layer.name] = spiking.get(layer.inputs[0], False)
-            continue
-        if layer.kind == "avgpool":
-            nodes[layer.name] = nir.AvgPool2d(kernel_size=np.array(layer.pool),
-                                              stride=np.array(layer.strides),
-                                              padding=np.array([0, 0]))
+        if layer.kind in ("flatten", "avgpool"):
+            # values rearranged or averaged: what they are (and their scale) stays
+            if layer.kind == "flatten":
+                nodes[layer.name] = nir.Flatten(
+                    input_type={"input": np.array(_chw(in_shape))}, start_dim=0, end_dim=-1)
+                flat_from[layer.name] = in_shape
+            else:
+                nodes[layer.name] = nir.AvgPool2d(kernel_size=np.array(layer.pool),
+                                                  stride=np.array(layer.strides),
+                                                  padding=np.array([0, 0]))
             edges += [(s, layer.name) for s in srcs]
             sources[layer.name], scale[layer.name] = [layer.name], in_scale
             spiking[layer.name] = spiking.get(layer.inputs[0], False)
@@ -171,8 +169,8 @@ def network_to_nir(network, dt=0.001, synapse=None, input_synapse=None,
         name = f"{layer.name}.neurons"
         nodes[name] = _neurons(nir, layer, tau_syn, dt)
         if layer.kind == "add":
-            nodes[name].metadata[META + "inputs"] = ",".join(
-                sources[i][0] if network.layers[i].neuron is None else i for i in layer.inputs)
+            # the order of the sum, for a float-exact way back
+            nodes[name].metadata[META + "inputs"] = ",".join(layer.inputs)
             # spikes summed straight into neurons (a residual's identity path) reach
             # them through a Scale: gain * amplitude / dt
             srcs = []
@@ -252,9 +250,7 @@ def _consumer_gain(network, layer):
     """The gain of the neurons a layer's current reaches (1 for the readout)."""
     if layer.neuron is not None:
         return layer.neuron.gain
-    users = network.consumers(layer.name)
-    while len(users) == 1 and users[0].neuron is None and users[0].kind == "add":
-        users = network.consumers(users[0].name)
+    users = network.consumers(layer.name)  # a sum without neurons is refused
     if len(users) == 1 and users[0].kind == "add" and users[0].neuron is not None:
         return users[0].neuron.gain
     return 1.0
