@@ -236,6 +236,88 @@ def address(value):
     return value
 
 
+def fraction(value):
+    """A number strictly between 0 and 1."""
+    try:
+        number = finite_number(0, False, "")(value)
+    except ValueError:
+        number = None
+    if number is None or not number < 1:
+        raise ValueError(f"must be a number between 0 and 1, got {value!r}")
+    return number
+
+
+def name_list(value):
+    """``"a,b"`` or a sequence → a list of distinct, non-empty names (class names)."""
+    names = value.split(",") if isinstance(value, str) else list(value)
+    names = [str(n).strip() for n in names]
+    if not names or any(not n for n in names):
+        raise ValueError(f"must be names separated by commas, none empty, got {value!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names a class twice: {','.join(names)}")
+    return names
+
+
+def image_size(value):
+    """``"H,W"`` (or ``"N"`` for a square) or a pair → ``(H, W)`` from 1 to 4096."""
+    wrong = ValueError(f"must be HEIGHT,WIDTH in pixels (or one number for a square), "
+                       f"each from 1 to 4096, got {value!r}")
+    parts = str(value).replace("x", ",").split(",") if isinstance(value, str) else list(
+        value if isinstance(value, (list, tuple)) else [value])
+    try:
+        size = [whole_number(1, 4096, "")(p) for p in parts]
+    except ValueError:
+        raise wrong from None
+    if len(size) == 1:
+        size = size * 2
+    if len(size) != 2:
+        raise wrong
+    return tuple(size)
+
+
+def dog_sigmas(value):
+    """``"CENTRE,SURROUND"`` or a pair → two Gaussian widths (pixels), centre < surround."""
+    wrong = ValueError(f"must be CENTRE,SURROUND: two Gaussian widths in pixels, the "
+                       f"centre narrower, got {value!r}")
+    parts = value.split(",") if isinstance(value, str) else list(value) if isinstance(
+        value, (list, tuple)) else [value]
+    try:
+        sigmas = tuple(positive_float(p) for p in parts)
+    except ValueError:
+        raise wrong from None
+    if len(sigmas) != 2 or sigmas[0] >= sigmas[1]:
+        raise wrong
+    return sigmas
+
+
+def noise_list(value):
+    """``"KIND:LEVEL,..."`` or a sequence of pairs → a list of ``(kind, level)``,
+    each kind one of :data:`.noise.NOISE_KINDS` and its level in range."""
+    from .noise import check_noise
+
+    if isinstance(value, str):
+        items = [p.strip() for p in value.split(",") if p.strip()]
+        pairs = []
+        for item in items:
+            kind, sep, level = item.partition(":")
+            if not sep:
+                raise ValueError(f"must be KIND:LEVEL items separated by commas "
+                                 f"(gaussian:0.1,salt-pepper:0.05), got {item!r}")
+            pairs.append((kind.strip(), level.strip()))
+    else:
+        pairs = [tuple(p) for p in value]
+    out = []
+    for kind, level in pairs:
+        try:
+            level = float(level)
+        except (TypeError, ValueError):
+            raise ValueError(f"has level {level!r} for {kind}, not a number") from None
+        out.append(check_noise(kind, level))
+    if len(set(out)) != len(out):
+        raise ValueError(f"names a noise twice: {value!r}")
+    return out
+
+
 # ---------------------------------------------------------------- settings
 
 
@@ -339,6 +421,41 @@ class Config:
     )
     dataset = Setting("mnist", dataset_name, "the data set the model is trained and tested on",
                       metavar="NAME")
+    classes = Setting(
+        None, optional(name_list),
+        "the classes to use, by name, in this order (their labels are 0, 1, ...): "
+        "folders of an image or event folder, names of cifar10 (default: every class "
+        "the data set has)", metavar="A,B,...", show_default=False,
+    )
+    image_size = Setting(
+        None, optional(image_size),
+        "the size images are resized to (--dataset folder): a folder whose images "
+        "differ in size needs it (default: the images' own size)", metavar="H,W",
+        show_default=False,
+    )
+    test_fraction = Setting(
+        0.2, fraction,
+        "share of each class held out for testing where a folder has no train/ and "
+        "test/ (Caltech 101's layout), chosen with --seed", metavar="F",
+    )
+    input_filter = Setting(
+        "none", one_of(("none", "dog")),
+        "a filter on every input image before the network: 'dog' is seed 002's "
+        "difference of Gaussians (foveal-pit centre-surround; widths --dog-sigma)",
+        metavar="{none,dog}",
+    )
+    dog_sigma = Setting(
+        (1.0, 2.0), dog_sigmas,
+        "the difference-of-Gaussians widths in pixels, centre and surround",
+        metavar="C,S",
+    )
+    test_noise = Setting(
+        [], noise_list,
+        "also run every backend on the test inputs with this noise (seeded by "
+        "--seed), each KIND:LEVEL one more run: gaussian:SD (pixel values 0-1), "
+        "salt-pepper:FRACTION, ...; the report shows accuracy against noise level",
+        metavar="KIND:LEVEL,...", show_default=False,
+    )
     backends = Setting(
         list(DEFAULT_BACKENDS), backend_list, "comma-separated backends to run",
         metavar="LIST",
@@ -415,6 +532,12 @@ class Config:
         None, address,
         "run the shards on a running Dask cluster, e.g. tcp://127.0.0.1:8786 "
         "(instead of --workers)", metavar="ADDRESS", show_default=False,
+    )
+    chips = Setting(
+        1, whole_number(1, 768, "a number of Loihi chips from 1 to 768"),
+        "Loihi chips the network may be placed on (128 cores each); blocks are "
+        "given to chips by nengo-loihi's greedy allocator and the report shows "
+        "each chip's share", metavar="N",
     )
     emulator_batch = Setting(
         100, positive_int,
