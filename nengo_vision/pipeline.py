@@ -54,10 +54,26 @@ class Data:
     indices: np.ndarray
     source: str = ""
     events: object = None
+    raw_images: np.ndarray = None
+
+    def noisy(self, config, kind, level):
+        """The test inputs with noise of ``kind`` at ``level`` (seeded by
+        ``config.seed`` and each image's index), through the input filter:
+        the noise is in the world the camera sees, the filter after it."""
+        from .noise import add_noise
+
+        raw = self.images if self.raw_images is None else self.raw_images
+        noisy = add_noise(raw, kind, level, seed=config.seed, indices=self.indices)
+        return _filtered(config, noisy)
 
 
-def load_data(config):
-    """Load ``config.dataset`` and cut it to ``n_train`` and ``n_test``."""
+def load_data(config, log=print):
+    """Load ``config.dataset``, cut it to ``n_train`` and ``n_test``, and pass the
+    images through ``config.input_filter``.
+
+    A test set smaller than the default ``n_test`` is taken whole, and ``log``
+    says so; an ``n_test`` the run gives must fit.
+    """
     from .datasets import get_dataset
     from .training import default_cache_dir
 
@@ -67,15 +83,26 @@ def load_data(config):
             f"{config.label('encoding')} {config.encoding} codes still images, but "
             f"{dataset.name} streams its own events; leave {config.label('encoding')} out"
         )
+    options = getattr(dataset, "options", ())
+    for name in ("classes", "image_size"):
+        if Config.settings()[name].is_set(config) and getattr(config, name) is not None \
+                and name not in options:
+            raise ConfigError(
+                f"{config.label(name)} is for data sets that take it "
+                f"({', '.join(d for d in _datasets_taking(name))}); {dataset.name} "
+                f"does not: leave it out"
+            )
     tau = (config.input_synapse if Config.input_synapse.is_set(config)
            else dataset.input_synapse)
     # event frames are what the input synapse holds at the run's last step
     n_steps = config.n_steps if Config.n_steps.is_set(config) else None
+    n_test = config.n_test if Config.n_test.is_set(config) else None
     splits = dataset.load(config.data_dir, n_train=config.n_train, n_test=config.n_test,
                           cache_dir=config.cache_dir or default_cache_dir(),
-                          input_synapse=tau, n_steps=n_steps, progress=config.progress)
+                          input_synapse=tau, n_steps=n_steps, progress=config.progress,
+                          **{name: getattr(config, name) for name in options})
     for name, n, total, what in (
-        ("n_test", config.n_test, splits.n_test_total or len(splits.x_test), "test"),
+        ("n_test", n_test, splits.n_test_total or len(splits.x_test), "test"),
         ("n_train", config.n_train, splits.n_train_total or len(splits.x_train), "training"),
     ):
         if n is not None and n > total:
@@ -83,16 +110,38 @@ def load_data(config):
                 f"{config.label(name)} {n} is more than the {total:,} {what} "
                 f"{dataset.item}s of {dataset.name}; use at most {total}"
             )
+    if n_test is None and len(splits.x_test) < config.n_test:
+        log(f"{dataset.name} has {len(splits.x_test):,} test {dataset.item}s, fewer than "
+            f"{config.label('n_test')}'s default {config.n_test:,}: all are run")
     n_train = config.n_train or len(splits.x_train)
     indices = np.arange(min(config.n_test, len(splits.x_test)))
     events = splits.test_events
     if events is not None and len(events) > len(indices):
         events = events.subset(indices)
+    for name in ("input_filter", "test_noise"):
+        if dataset.n_steps and Config.settings()[name].is_set(config) and getattr(
+                config, name) not in ("none", []):
+            raise ConfigError(f"{config.label(name)} is for still images; {dataset.name} "
+                              f"streams events: leave it out")
     return Data(
-        dataset=dataset, x_train=splits.x_train[:n_train], y_train=splits.y_train[:n_train],
-        images=splits.x_test[indices], labels=splits.y_test[indices], indices=indices,
-        source=splits.source, events=events,
+        dataset=dataset, x_train=_filtered(config, splits.x_train[:n_train]),
+        y_train=splits.y_train[:n_train],
+        images=_filtered(config, splits.x_test[indices]), labels=splits.y_test[indices],
+        indices=indices, source=splits.source, events=events,
+        raw_images=None if config.input_filter == "none" else splits.x_test[indices],
     )
+
+
+def _filtered(config, images):
+    from .input_filter import apply_filter
+
+    return apply_filter(config.input_filter, images, config.dog_sigma)
+
+
+def _datasets_taking(name):
+    from .datasets import dataset_names, get_dataset
+
+    return [n for n in dataset_names() if name in getattr(get_dataset(n), "options", ())]
 
 
 def presentation(config, data):
@@ -152,14 +201,23 @@ def model_spec(config, data):
     from .errors import ModelError
     from .models import find_model
 
-    spec = find_model(model_name(config), data.dataset.name, max_pool=config.max_pool,
+    spec = find_model(model_name(config), data.dataset, max_pool=config.max_pool,
                       nir_dt=config.nir_dt)
-    own = get_dataset(spec.dataset)
+    if spec.adapts:  # built for these images and classes
+        return spec.for_data(data.dataset.input_shape, data.dataset.n_classes)
+    # a model file was checked against the loaded data (a folder's own shape)
+    own = data.dataset if spec.dataset == data.dataset.name else get_dataset(spec.dataset)
     if tuple(own.input_shape) != tuple(data.dataset.input_shape):
         raise ModelError(
             f"model {spec.name} takes {spec.dataset}'s inputs of shape {own.input_shape}, "
             f"but {data.dataset.name} gives {data.dataset.input_shape}; use "
             f"{config.label('model')} {data.dataset.default_model}"
+        )
+    if own.n_classes != data.dataset.n_classes:
+        raise ModelError(
+            f"model {spec.name} has {own.n_classes} outputs, but {data.dataset.name} "
+            f"gives {data.dataset.n_classes} classes here; use {config.label('model')} "
+            f"{data.dataset.default_model}, which is built for the classes given"
         )
     return spec
 
@@ -393,6 +451,26 @@ def compare(config, model, runs, data, dt):
                         encoded_pixels=int(np.prod(data.images.shape[1:])) if coded else 0)
 
 
+def run_noise(config, model, data, log=print):
+    """Every backend again on the test inputs with each noise of
+    ``config.test_noise`` (:meth:`Data.noisy`): ``{"kind:level": {backend:
+    {"accuracy", "n_test"}}}``, each backend on as many samples as in the clean run."""
+    from dataclasses import replace
+
+    from .noise import noise_label
+
+    out = {}
+    for kind, level in config.test_noise:
+        label = noise_label(kind, level)
+        log(f"test inputs with {label} noise")
+        noisy = replace(data, images=data.noisy(config, kind, level), raw_images=None)
+        runs, ctx = run_backends(config, model, noisy, log=log)
+        comparison = compare(config, model, runs, noisy, ctx.dt)
+        out[label] = {name: dict(accuracy=float(b.accuracy), n_test=int(b.n_test))
+                      for name, b in comparison.backends.items()}
+    return out
+
+
 def evaluate(config, model, data, training, spec=None, log=print):
     """Run the backends on a trained model and compare them: a :class:`.Result`."""
     from .result import Result
@@ -411,8 +489,9 @@ def evaluate(config, model, data, training, spec=None, log=print):
             l.name: asdict(l.neuron) for l in from_keras(model).neuron_layers()})
     else:
         neuron = dict(type=config.neuron, **activation(config, spec).get_config())
+    noise = run_noise(config, model, data, log=log) if config.test_noise else {}
     return Result(
-        config=config, model=spec.name,
+        config=config, model=spec.name, classes=tuple(data.dataset.classes), noise=noise,
         model_source=(dict(path=str(Path(config.model).resolve()), hash=spec.source)
                       if spec.source else "zoo"),
         dataset=data.dataset.name, training=training, calibration=calibration,
@@ -444,7 +523,7 @@ def run(config=None, log=print, **settings):
     """
     config = Config(**settings) if config is None else config.replace(**settings)
     preflight(config)
-    data = load_data(config)
+    data = load_data(config, log=log)
     spec = model_spec(config, data)
     # the model's settings first: a NIR graph's synapses win over the data set's
     config = presentation(model_settings(config, spec, log=log), data)

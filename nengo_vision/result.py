@@ -316,6 +316,11 @@ class Result:
         The neurons whose spikes and voltages were kept.
     dt : float
         The time step the backends ran with (s).
+    classes : tuple of str
+        The class names, in label order.
+    noise : dict
+        ``"kind:level"`` → backend → ``{"accuracy", "n_test"}``: the same test
+        inputs with that noise added (``config.test_noise``); empty without.
     date, machine : str
     """
 
@@ -332,6 +337,8 @@ class Result:
     indices: np.ndarray = field(repr=False)
     recording: object = field(repr=False)
     dt: float = 0.001
+    classes: tuple = ()
+    noise: dict = field(default_factory=dict)
     date: str = field(default_factory=now)
     machine: str = field(default_factory=machine)
     #: file names written by :meth:`write` (set there)
@@ -372,6 +379,11 @@ class Result:
 
         return get_dataset(self.dataset).item
 
+    def class_name(self, label):
+        """The name of class ``label`` (the label itself where names are unknown)."""
+        label = int(label)
+        return self.classes[label] if label < len(self.classes) else str(label)
+
     @property
     def test_indices(self):
         return (f"the first {self.item}s of the {self.dataset.upper()} test set, in order; "
@@ -384,6 +396,10 @@ class Result:
             model=self.model,
             model_source=self.model_source,
             dataset=self.dataset,
+            classes=list(self.classes),
+            input_filter=dict(name=c.input_filter, sigmas=list(c.dog_sigma))
+            if c.input_filter != "none" else None,
+            noise=self.noise,
             n_steps=c.n_steps,
             n_test=c.n_test,
             test_indices=self.test_indices,

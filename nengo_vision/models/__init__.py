@@ -41,6 +41,10 @@ class ModelSpec:
     settings : tuple of (name, value)
         Run settings the model fixes unless the run gives them (a NIR graph's
         synapses and readout filter).
+    adapts : bool
+        The builder takes ``input_shape`` and ``n_classes`` keywords and is built
+        for the data the run gives (any image size, any number of classes);
+        otherwise the model takes its own data set's inputs and classes only.
     """
 
     name: str
@@ -51,16 +55,30 @@ class ModelSpec:
     train_noise: float = 0.0
     pretrained: bool = False
     settings: tuple = ()
+    adapts: bool = False
+
+    def for_data(self, input_shape, n_classes):
+        """This spec built for inputs of ``input_shape`` and ``n_classes`` classes
+        (an adapting model); a model that does not adapt is returned as it is."""
+        if not self.adapts:
+            return self
+        from dataclasses import replace
+        from functools import partial
+
+        return replace(self, build=partial(self.build, input_shape=tuple(input_shape),
+                                           n_classes=int(n_classes)), adapts=False)
 
 
 _REGISTRY = Registry(__name__, "model", ModelError, skip=("from_file", "from_nir"))
 
 
-def register_model(name, dataset, description, train_noise=0.0):
-    """Decorator that adds a model builder to the zoo under ``name``."""
+def register_model(name, dataset, description, train_noise=0.0, adapts=False):
+    """Decorator that adds a model builder to the zoo under ``name`` (``adapts``:
+    see :class:`ModelSpec`)."""
 
     def decorator(build):
-        _REGISTRY.add(name, ModelSpec(name, build, dataset, description, train_noise=train_noise))
+        _REGISTRY.add(name, ModelSpec(name, build, dataset, description, train_noise=train_noise,
+                                      adapts=adapts))
         return build
 
     return decorator
@@ -83,7 +101,8 @@ def find_model(name_or_path, dataset="mnist", max_pool="refuse", nir_dt=None):
     :func:`.from_file.spec_from_file`. A name that looks like a file (it has a
     model file's suffix or a folder in it) but does not exist is reported as a
     missing file rather than as an unknown model. ``max_pool`` is what a model
-    file's max pooling becomes (see :func:`.from_file.spec_from_file`); a ``.nir``
+    file's max pooling becomes (see :func:`.from_file.spec_from_file`); ``dataset``
+    is a data set's name or the loaded :class:`.Dataset`; a ``.nir``
     file is a NIR graph (:func:`.from_nir.spec_from_nir`, read with steps of
     ``nir_dt``).
     """

@@ -58,7 +58,9 @@ def spec_from_file(path, dataset="mnist", max_pool="refuse"):
         If Keras cannot load the file, or the model cannot run as a spiking
         network (:func:`check_model`).
     """
-    dataset = get_dataset(dataset)  # ConfigError if unknown
+    # a name (ConfigError if unknown), or the loaded data set (a folder's shape
+    # and classes are known once it is read)
+    dataset = get_dataset(dataset) if isinstance(dataset, str) else dataset
     path = Path(path)
     model = load_keras_model(path)
     check_model(model, path, dataset, max_pool)

@@ -32,7 +32,9 @@ def spec_from_nir(path, dataset="mnist", dt=None):
     from ..deploy.network import to_keras
     from ..interop.nir_import import network_from_nir, read_graph
 
-    dataset = get_dataset(dataset)  # ConfigError if unknown
+    # a name (ConfigError if unknown), or the loaded data set (a folder's shape
+    # and classes are known once it is read)
+    dataset = get_dataset(dataset) if isinstance(dataset, str) else dataset
     path = Path(path)
     # an event is 1 in a NIR graph and carries event_gain here
     imported = network_from_nir(read_graph(path), name=path.stem, dt=dt,

@@ -18,8 +18,9 @@ def build(activation):
     return scnn(activation, (28, 28, 1), "scnn_mnist")
 
 
-def scnn(activation, input_shape, name):
-    """The three LIF convolutions and the linear readout, on ``input_shape``."""
+def scnn(activation, input_shape, name, n_classes=10):
+    """The three LIF convolutions and the linear readout of ``n_classes``, on
+    ``input_shape``."""
     import tensorflow as tf
 
     # Biases start at the LIF threshold (input current gain * bias = 1), so that
@@ -39,5 +40,5 @@ def scnn(activation, input_shape, name):
         name="conv2",
     )(x)
     x = tf.keras.layers.Flatten(name="flatten")(x)
-    out = tf.keras.layers.Dense(10, name="output")(x)
+    out = tf.keras.layers.Dense(n_classes, name="output")(x)
     return tf.keras.Model(inp, out, name=name)

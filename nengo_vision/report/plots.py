@@ -45,8 +45,10 @@ def digit_image(ax, result, digit=0):
         top = float(np.abs(diff).max()) or 1.0
         ax.imshow(diff, cmap="RdBu_r", vmin=-top, vmax=top)
     else:
-        ax.imshow(image.squeeze(), cmap="gray")
-    ax.set_title(f"{result.item} {digit}, label {result.labels[digit]}", fontsize=9)
+        ax.imshow(np.clip(image, 0, 1) if image.shape[-1] == 3 else image.squeeze(),
+                  cmap=None if image.shape[-1] == 3 else "gray")
+    ax.set_title(f"{result.item} {digit}, {result.class_name(result.labels[digit])}",
+                 fontsize=9)
     ax.axis("off")
 
 
@@ -63,13 +65,13 @@ def output_traces(ax, result, digit=0, backends=None):
         best_other = others[trace[-1, others].argmax()]
         t = _ms(len(trace), dt)
         ax.plot(t, trace[:, label], color=color(name, i), lw=2,
-                label=f"{name} (says {trace[-1].argmax()})")
+                label=f"{name} (says {result.class_name(trace[-1].argmax())})")
         ax.plot(t, trace[:, best_other], color=color(name, i), lw=1, ls="--")
     ax.set_ylabel("filtered output")
     ax.set_xlabel("time (ms)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-    ax.set_title(f"solid: class {label} (true); dashed: the strongest other class",
-                 fontsize=9)
+    ax.set_title(f"solid: class {result.class_name(label)} (true); dashed: the strongest "
+                 f"other class", fontsize=9)
 
 
 def accuracy(ax, result):
@@ -138,8 +140,49 @@ def confusion(ax, result, backend):
     ax.set_title(f"{backend}: {b.accuracy * 100:.2f}%", fontsize=9)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_xticks(range(m.shape[1]))
-    ax.set_yticks(range(m.shape[0]))
+    names = [result.class_name(c) for c in range(m.shape[0])]
+    ax.set_xticks(range(m.shape[1]), names, rotation=90 if max(map(len, names)) > 2 else 0,
+                  fontsize=7)
+    ax.set_yticks(range(m.shape[0]), names, fontsize=7)
+
+
+def class_outputs(ax, result, label, backend):
+    """Every output neuron of ``backend`` over time, filtered, for the first test
+    sample of class ``label`` (seed 002's Fig. 6): the class's own neuron should
+    rise above the others. False where no test sample has that class."""
+    where = np.flatnonzero(np.asarray(result.labels) == label)
+    b = result.backends[backend]
+    where = where[where < b.n_test]
+    if not len(where):
+        return False
+    trace = readout(b.run.traces[where[0] : where[0] + 1], result.output_filter, result.dt)[0]
+    t = _ms(len(trace), result.dt)
+    for c in range(trace.shape[1]):
+        ax.plot(t, trace[:, c], lw=2 if c == label else 1,
+                label=result.class_name(c), color=f"C{c % 10}")
+    ax.set_title(f"{result.item} {where[0]}: {result.class_name(label)}", fontsize=9)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel(f"{backend} output")
+    ax.legend(fontsize=6, loc="upper left")
+
+
+def noise_curve(ax, result, kind):
+    """Accuracy of every backend against the level of noise ``kind`` (level 0:
+    the clean run). False where the run added no noise of that kind."""
+    levels = sorted(float(label.split(":")[1]) for label in result.noise
+                    if label.split(":")[0] == kind)
+    if not levels:
+        return False
+    from ..noise import noise_label
+
+    for i, (name, b) in enumerate(result.backends.items()):
+        ys = [b.accuracy] + [result.noise[noise_label(kind, lv)][name]["accuracy"]
+                             for lv in levels]
+        ax.plot([0.0] + levels, [100 * y for y in ys], "o-", color=color(name, i), label=name)
+    ax.set_xlabel(f"{kind} noise level")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"Accuracy against {kind} noise", fontsize=9)
+    ax.legend(fontsize=7)
 
 
 def agreement(ax, result):
@@ -356,6 +399,43 @@ def frontier(ax, rows, cost="energy_uj", anchors=True):
     return ax
 
 
+def _spiking_backend(result):
+    """The backend whose output plots stand for the spiking network: a chip
+    backend if one ran, else the first spiking one, else the first."""
+    names = list(result.backends)
+    for wanted in ("loihi-emulator", "nengo-loihi-emulator", "loihi", "nengo-dl", "nengo"):
+        if wanted in names:
+            return wanted
+    return names[0]
+
+
+def class_outputs_figure(fig, result):
+    """Seed 002's output-neuron plots: one panel per class (at most 10), the
+    output neurons of the spiking network for a test sample of that class."""
+    n = min(10, len(result.classes) or result.backends[_spiking_backend(result)].run.traces.shape[-1])
+    axes = fig.subplots(int(np.ceil(n / 2)), min(2, n), squeeze=False).ravel()
+    backend = _spiking_backend(result)
+    drawn = [class_outputs(ax, result, label, backend) is not False
+             for label, ax in zip(range(n), axes)]
+    for ax, ok in zip(axes, drawn + [False] * (len(axes) - len(drawn))):
+        if not ok:
+            ax.axis("off")
+    return any(drawn) or False
+
+
+def _noise_kinds(result):
+    return sorted({label.split(":")[0] for label in result.noise})
+
+
+def noise_figure(fig, result):
+    """Accuracy against noise level, one panel per kind of noise."""
+    kinds = _noise_kinds(result)
+    if not kinds:
+        return False
+    for ax, kind in zip(fig.subplots(1, len(kinds), squeeze=False)[0], kinds):
+        noise_curve(ax, result, kind)
+
+
 # ---------------------------------------------------------------- files
 
 
@@ -377,6 +457,9 @@ FILES = {
     "agreement.png": (lambda r: (1.1 * _n_backends(r) + 2.5, 0.9 * _n_backends(r) + 1.8),
                       agreement_figure),
     "trace_error.png": (lambda r: (11, 3.8), trace_error_figure),
+    "class_outputs.png": (lambda r: (10, 2.6 * int(np.ceil(min(10, len(r.classes) or 10) / 2))),
+                          class_outputs_figure),
+    "noise.png": (lambda r: (5 * max(1, len(_noise_kinds(r))), 3.8), noise_figure),
 }
 
 

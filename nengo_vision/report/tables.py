@@ -101,8 +101,16 @@ def write_tables(out_dir, result):
     rows = []
     for name, b in backends.items():
         for true, row in enumerate(b.confusion):
-            rows += [[name, true, pred, count] for pred, count in enumerate(row)]
-    tables["confusion.csv"] = (["backend", "true", "predicted", "count"], rows)
+            rows += [[name, true, result.class_name(true), pred, result.class_name(pred), count]
+                     for pred, count in enumerate(row)]
+    tables["confusion.csv"] = (["backend", "true", "true_name", "predicted", "predicted_name",
+                                "count"], rows)
+    if result.noise:
+        tables["noise.csv"] = (
+            ["noise", "kind", "level", "backend", "n_test", "accuracy"],
+            [[label, *label.split(":"), name, r["n_test"], _fmt(r["accuracy"])]
+             for label, per in result.noise.items() for name, r in per.items()],
+        )
 
     tables["energy.csv"] = (
         ["backend", "term", "where", "count_per_inference", "joules_per_op",
