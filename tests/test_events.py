@@ -37,6 +37,27 @@ def test_a_hand_made_nmnist_file_reads_back_exactly(tmp_path):
     assert (tmp_path / "again.bin").read_bytes() == b"".join(nmnist_bytes(*e) for e in expected)
 
 
+def test_timestamp_overflow_markers_are_not_events(tmp_path):
+    """A word with y = 240 (any x) marks a timestamp overflow: it is dropped and
+    every later event is 2**13 µs later, once per marker (Orchard's reader)."""
+    path = tmp_path / "00003.bin"
+    path.write_bytes(b"".join([
+        nmnist_bytes(3, 30, 1, 8000), nmnist_bytes(5, 6, 0, 8100),
+        nmnist_bytes(0, 240, 0, 0),  # marker
+        nmnist_bytes(7, 8, 1, 50), nmnist_bytes(9, 10, 0, 8190),
+        nmnist_bytes(17, 240, 1, 123),  # marker, with stray bits set
+        nmnist_bytes(11, 12, 1, 5),
+    ]))
+    events = read_nmnist(path)
+    assert [(int(e["x"]), int(e["y"]), int(e["p"]), int(e["t"])) for e in events] == [
+        (3, 30, 1, 8000), (5, 6, 0, 8100), (7, 8, 1, 8192 + 50), (9, 10, 0, 8192 + 8190),
+        (11, 12, 1, 2 * 8192 + 5)]
+    # and an event there is refused rather than written as a marker
+    events["y"][0] = 240
+    with pytest.raises(ValueError, match="y is 240, which the N-MNIST format reads as a "
+                                         "timestamp overflow marker"):
+        write_nmnist(tmp_path / "x.bin", events)
+
 def test_a_truncated_nmnist_file_is_refused_in_one_line(tmp_path):
     path = tmp_path / "cut.bin"
     path.write_bytes(nmnist_bytes(*HAND_MADE[0]) + b"\x01\x02")

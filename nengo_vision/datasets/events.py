@@ -8,7 +8,10 @@ so that events from any source go the same way to frames or to the chip.
 - N-MNIST / N-Caltech101 binary (Orchard et al. 2015, the format of
   ``shared/seeds/001_0d942fc7a622cf7f.txt``'s data): 5 bytes per event, byte 0
   the x address, byte 1 the y address, then a big-endian 24-bit word whose bit
-  23 is the polarity and bits 22-0 the timestamp in µs. :func:`read_nmnist`,
+  23 is the polarity and bits 22-0 the timestamp in µs. A "word" whose y
+  address is 240 (:data:`NMNIST_OVERFLOW_Y`) is no event but a timestamp
+  overflow marker: every later event's timestamp is 2**13 µs later (Orchard's
+  ``Read_Ndataset.m``, tonic's ``read_mnist_file``). :func:`read_nmnist`,
   :func:`write_nmnist`.
 - AEDAT 2.0 and nengo-loihi's ``.events``: read by nengo-loihi's own reader
   (``nengo_loihi.dvs.DVSEvents``), wrapped by :func:`read_dvs_file` so that a
@@ -30,6 +33,10 @@ EVENTS_DTYPE = np.dtype([("y", "u2"), ("x", "u2"), ("p", "u1"), ("v", "u1"), ("t
 NMNIST_EVENT_BYTES = 5
 #: the largest timestamp the format's 23 bits hold (8.4 s)
 NMNIST_MAX_T = (1 << 23) - 1
+#: the y address of a timestamp overflow marker (no sensor of the format is
+#: this tall: ATIS is 240x180), and what each marker adds to later timestamps
+NMNIST_OVERFLOW_Y = 240
+NMNIST_OVERFLOW_US = 1 << 13
 #: file suffixes nengo-loihi's reader takes, and the format name it wants
 DVS_FORMATS = {".aedat": "aedat", ".events": "events"}
 
@@ -41,6 +48,10 @@ def empty_events(n=0):
 
 def read_nmnist(path):
     """Events of one N-MNIST or N-Caltech101 ``.bin`` file, sorted by time.
+
+    Timestamp overflow markers (y address 240, whatever the x) are dropped, each
+    adding 2**13 µs to the timestamps of the events after it, as Orchard et
+    al.'s reader and tonic's do.
 
     Raises
     ------
@@ -60,11 +71,20 @@ def read_nmnist(path):
         )
     raw = raw.reshape(-1, NMNIST_EVENT_BYTES)
     word = (raw[:, 2].astype(np.uint32) << 16) | (raw[:, 3].astype(np.uint32) << 8) | raw[:, 4]
+    marker = raw[:, 1] == NMNIST_OVERFLOW_Y
+    # markers before (or at) each word, as uint64: long recordings can pass 2**32 µs
+    shift = np.cumsum(marker, dtype=np.uint64) * np.uint64(NMNIST_OVERFLOW_US)
+    t = (word & NMNIST_MAX_T).astype(np.uint64) + shift
+    keep = ~marker
+    if t[keep].max(initial=0) > np.iinfo(EVENTS_DTYPE["t"]).max:
+        raise DataError(f"{path} has timestamps past 2**32 µs (71 min) after its "
+                        f"overflow markers; split the recording")
+    raw, word, t = raw[keep], word[keep], t[keep]
     events = empty_events(len(raw))
     events["x"] = raw[:, 0]
     events["y"] = raw[:, 1]
     events["p"] = word >> 23
-    events["t"] = word & NMNIST_MAX_T
+    events["t"] = t
     # recordings are in time order already; a stable sort keeps a file that is
     # not in the order the camera made its events
     return events[np.argsort(events["t"], kind="stable")]
@@ -75,9 +95,13 @@ def write_nmnist(path, events):
 
     Written to a temporary file first, then renamed, so that a failed write
     leaves nothing behind. Raises ValueError for events the format cannot hold
-    (addresses over 255, timestamps over 2**23 - 1 µs, polarity not 0 or 1).
+    (addresses over 255, timestamps over 2**23 - 1 µs, polarity not 0 or 1, y
+    of 240, which readers take for a timestamp overflow marker).
     """
     events = np.asarray(events)
+    if len(events) and np.any(events["y"] == NMNIST_OVERFLOW_Y):
+        raise ValueError(f"an event's y is {NMNIST_OVERFLOW_Y}, which the N-MNIST format "
+                         f"reads as a timestamp overflow marker, not an event")
     for field, top in (("x", 255), ("y", 255), ("p", 1), ("t", NMNIST_MAX_T)):
         for bad in (events[field].max(), events[field].min()) if len(events) else ():
             if not 0 <= bad <= top:
