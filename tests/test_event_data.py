@@ -148,3 +148,32 @@ def test_events_end_to_end_streamed(data_dir, tmp_path):
     assert result.images.shape == (12, 34, 34, 2)
     result.write(tmp_path / "report")  # plots of two-channel frames included
     assert (tmp_path / "report" / "report.md").is_file()
+
+
+def test_a_class_folder_outside_the_classes_is_one_line_on_the_command_line(tmp_path,
+                                                                           recordings):
+    """N-MNIST's labels index its ten classes: a folder ``10`` was a TensorFlow
+    traceback in training; now the command line names it and the classes."""
+    import os
+    import subprocess
+    import sys
+
+    from nengo_vision.convert import PROG
+
+    for split, label, i in (("Train", 0, 0), ("Train", 10, 1), ("Test", 0, 2)):
+        folder = tmp_path / "N-MNIST" / split / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_nmnist(folder / f"{i:05d}.bin", recordings.recording(i))
+    train = tmp_path / "N-MNIST" / "Train"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nengo_vision.convert", "--dataset", "nmnist", "--data-dir",
+         str(tmp_path / "N-MNIST"), "--n-test", "1", "--backends", "keras", "--out",
+         str(tmp_path / "o"), "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"{PROG}: error: {train / '10'} is not a class of this data set: {train} must hold "
+        f"class folders 0 to 9 (10 classes), named by their label"]
+    assert not (tmp_path / "o").exists()
