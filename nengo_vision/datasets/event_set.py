@@ -6,8 +6,9 @@ what training and running need (:mod:`.frames`).
 
 - :func:`mnist_saccades`: events made from ``mnist.npz`` images
   (:mod:`.saccades`), cached by the images' digest, the settings and the seed.
-- :func:`read_nmnist_folder`: a real N-MNIST (or N-Caltech101) folder,
-  ``DIR/Train/<class>/*.bin`` and ``DIR/Test/<class>/*.bin``.
+- :func:`read_nmnist_folder`: a real N-MNIST folder (or any in its layout),
+  ``DIR/Train/<class>/*.bin`` and ``DIR/Test/<class>/*.bin``. (N-Caltech101's
+  folders have no split: :mod:`.ncaltech`.)
 """
 
 import hashlib
