@@ -148,3 +148,130 @@ def test_events_end_to_end_streamed(data_dir, tmp_path):
     assert result.images.shape == (12, 34, 34, 2)
     result.write(tmp_path / "report")  # plots of two-channel frames included
     assert (tmp_path / "report" / "report.md").is_file()
+
+
+def test_a_class_folder_outside_the_classes_is_one_line_on_the_command_line(tmp_path,
+                                                                           recordings):
+    """N-MNIST's labels index its ten classes: a folder ``10`` was a TensorFlow
+    traceback in training; now the command line names it and the classes."""
+    import os
+    import subprocess
+    import sys
+
+    from nengo_vision.convert import PROG
+
+    for split, label, i in (("Train", 0, 0), ("Train", 10, 1), ("Test", 0, 2)):
+        folder = tmp_path / "N-MNIST" / split / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_nmnist(folder / f"{i:05d}.bin", recordings.recording(i))
+    train = tmp_path / "N-MNIST" / "Train"
+    proc = subprocess.run(
+        [sys.executable, "-m", "nengo_vision.convert", "--dataset", "nmnist", "--data-dir",
+         str(tmp_path / "N-MNIST"), "--n-test", "1", "--backends", "keras", "--out",
+         str(tmp_path / "o"), "--cache-dir", str(tmp_path / "cache")],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"{PROG}: error: {train / '10'} is not a class of this data set: {train} must hold "
+        f"class folders 0 to 9 (10 classes), named by their label"]
+    assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------ N-Caltech101
+
+CATEGORIES = {"BACKGROUND_Google": 0, "accordion": 1, "yin_yang": 7}  # name: MNIST digit
+
+
+def atis_recording(image, rng, n_events=3000, n_noise=300):
+    """Events of a 28×28 image scaled ×6 onto the 240×180 ATIS sensor: positions
+    drawn by brightness, plus noise over the whole sensor, in 300 ms."""
+    from nengo_vision.datasets.events import empty_events
+
+    big = np.kron(image, np.ones((6, 6)))
+    p = big.ravel() / big.sum()
+    flat = rng.choice(big.size, n_events, p=p)
+    y = np.concatenate([flat // big.shape[1] + 6, rng.integers(0, 180, n_noise)])
+    x = np.concatenate([flat % big.shape[1] + 36, rng.integers(0, 240, n_noise)])
+    events = empty_events(len(y))
+    events["y"], events["x"] = y, x
+    events["p"] = rng.integers(0, 2, len(y))
+    events["t"] = rng.integers(0, 300_000, len(y))
+    return events[np.argsort(events["t"], kind="stable")]
+
+
+@pytest.fixture(scope="module")
+def ncaltech_dir(tmp_path_factory, mnist):
+    """An N-Caltech101-layout folder: 3 named categories of 6 recordings each,
+    inside Caltech101/ as the download unpacks."""
+    _, (x_test, y_test) = mnist
+    root = tmp_path_factory.mktemp("ncaltech")
+    rng = np.random.default_rng(0)
+    for name, digit in CATEGORIES.items():
+        folder = root / "Caltech101" / name
+        folder.mkdir(parents=True)
+        for k, i in enumerate(np.flatnonzero(y_test == digit)[:6]):
+            write_nmnist(folder / f"image_{k + 1:04d}.bin", atis_recording(x_test[i, ..., 0], rng))
+    return root
+
+
+def test_an_ncaltech101_folder_is_a_data_set_on_a_pooled_grid(ncaltech_dir):
+    """Classes are the folders (sorted, or as chosen); each is split by the
+    fraction and seed; events are pooled 4×4 onto 45×60, and the ANN's frame is
+    the streamed events' filtered value, the mean of the full sensor's frame."""
+    from nengo_vision.datasets.events import read_nmnist
+    from nengo_vision.datasets.ncaltech import POOL, pool_events
+
+    dataset = get_dataset("ncaltech101")
+    splits = dataset.load(ncaltech_dir)
+    assert dataset.classes == ("BACKGROUND_Google", "accordion", "yin_yang")
+    assert dataset.input_shape == (45, 60, 2) and dataset.default_model == "scnn_ncaltech101"
+    assert splits.x_train.shape == (15, 45, 60, 2) and splits.x_test.shape == (3, 45, 60, 2)
+    assert (splits.n_train_total, splits.n_test_total) == (15, 3)
+    assert sorted(splits.y_test) == [0, 1, 2] and np.bincount(splits.y_train).tolist() == [5] * 3
+    assert splits.test_events.shape == (45, 60) and len(splits.test_events) == 3
+    # the frame is the streamed events' filtered value at the last step ...
+    weights = bin_weights(300, 0.2, dataset.event_gain)
+    counts = EventSpikes(splits.test_events, dataset.event_gain).counts(
+        splits.x_test, [0, 1, 2], 300, 0.001)
+    np.testing.assert_allclose(np.tensordot(weights, counts[0].astype(np.float64), axes=1),
+                               splits.x_test[0].ravel(), rtol=1e-5, atol=1e-6)
+    # ... and the mean over each 4×4 block of the full sensor's frame at N-MNIST's gain
+    path = next((ncaltech_dir / "Caltech101" / "accordion").glob("*.bin"))
+    full = frame_of(read_nmnist(path), (180, 240), bin_weights(300, 0.2, EVENT_GAIN))
+    pooled = frame_of(pool_events(read_nmnist(path)), (45, 60), weights)
+    np.testing.assert_allclose(pooled, full.reshape(45, POOL, 60, POOL, 2).mean(axis=(1, 3)),
+                               rtol=1e-4, atol=1e-6)
+    # the split repeats with the seed, and a category splits alike whatever else is chosen
+    chosen = get_dataset("ncaltech101")
+    two = chosen.load(ncaltech_dir, classes=["yin_yang", "accordion"], n_train=4)
+    assert chosen.classes == ("yin_yang", "accordion") and len(two.x_train) == 4
+    yin = splits.x_test[splits.y_test == 2]
+    np.testing.assert_array_equal(two.x_test[two.y_test == 0], yin)
+    other = get_dataset("ncaltech101").load(ncaltech_dir, seed=1, test_fraction=0.5)
+    assert len(other.x_test) == 9
+    with pytest.raises(DataError, match=r"has no category folder 'piano'; its 3 categories: "
+                                        r"BACKGROUND_Google, accordion, yin_yang"):
+        get_dataset("ncaltech101").load(ncaltech_dir, classes=["piano", "accordion"])
+    with pytest.raises(DataError, match="ncaltech101 reads a real N-Caltech101 folder"):
+        get_dataset("ncaltech101").load(None)
+
+
+@pytest.mark.slow  # 20 s
+def test_ncaltech101_end_to_end_on_the_command_line(ncaltech_dir, tmp_path, capsys):
+    """Trained one epoch on the pooled frames by its zoo model, the test
+    recordings streamed to the emulator's chip."""
+    import json
+
+    from nengo_vision.convert import main
+
+    status = main(["--dataset", "ncaltech101", "--data-dir", str(ncaltech_dir),
+                   "--backends", "keras,loihi-emulator", "--epochs", "1", "--n-test", "3",
+                   "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "cache")])
+    assert status == 0, capsys.readouterr().err
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert (results["dataset"], results["model"]) == ("ncaltech101", "scnn_ncaltech101")
+    assert results["n_steps"] == 300 and results["n_test"] == 3
+    assert set(results["backends"]) == {"keras", "loihi-emulator"}
+    assert (tmp_path / "o" / "report.md").is_file()

@@ -37,6 +37,27 @@ def test_a_hand_made_nmnist_file_reads_back_exactly(tmp_path):
     assert (tmp_path / "again.bin").read_bytes() == b"".join(nmnist_bytes(*e) for e in expected)
 
 
+def test_timestamp_overflow_markers_are_not_events(tmp_path):
+    """A word with y = 240 (any x) marks a timestamp overflow: it is dropped and
+    every later event is 2**13 µs later, once per marker (Orchard's reader)."""
+    path = tmp_path / "00003.bin"
+    path.write_bytes(b"".join([
+        nmnist_bytes(3, 30, 1, 8000), nmnist_bytes(5, 6, 0, 8100),
+        nmnist_bytes(0, 240, 0, 0),  # marker
+        nmnist_bytes(7, 8, 1, 50), nmnist_bytes(9, 10, 0, 8190),
+        nmnist_bytes(17, 240, 1, 123),  # marker, with stray bits set
+        nmnist_bytes(11, 12, 1, 5),
+    ]))
+    events = read_nmnist(path)
+    assert [(int(e["x"]), int(e["y"]), int(e["p"]), int(e["t"])) for e in events] == [
+        (3, 30, 1, 8000), (5, 6, 0, 8100), (7, 8, 1, 8192 + 50), (9, 10, 0, 8192 + 8190),
+        (11, 12, 1, 2 * 8192 + 5)]
+    # and an event there is refused rather than written as a marker
+    events["y"][0] = 240
+    with pytest.raises(ValueError, match="y is 240, which the N-MNIST format reads as a "
+                                         "timestamp overflow marker"):
+        write_nmnist(tmp_path / "x.bin", events)
+
 def test_a_truncated_nmnist_file_is_refused_in_one_line(tmp_path):
     path = tmp_path / "cut.bin"
     path.write_bytes(nmnist_bytes(*HAND_MADE[0]) + b"\x01\x02")
@@ -77,13 +98,48 @@ def aedat2(path, events):
     path.write_bytes(header + body)
 
 
-def test_an_aedat2_file_reads_through_nengo_loihis_reader(tmp_path):
+def test_an_aedat2_file_reads_as_nengo_loihis_reader_reads_it(tmp_path):
+    from nengo_loihi.dvs import DVSEvents
+
     path = tmp_path / "rec.aedat"
     aedat2(path, [(10, 200, 1, 5000), (179, 0, 0, 5300), (0, 239, 1, 9000)])
     events = read_events(path)
-    # nengo-loihi's AEDAT reader makes times relative to the first event
+    # times relative to the first event, as nengo-loihi's AEDAT reader makes them
     assert [(int(e["y"]), int(e["x"]), int(e["p"]), int(e["t"])) for e in events] == [
         (10, 200, 1, 0), (179, 0, 0, 300), (0, 239, 1, 4000)]
+    assert events.tolist() == DVSEvents.from_file(str(path)).events.tolist()
+
+
+def test_aps_imu_and_trigger_samples_of_an_aedat2_file_are_not_events(tmp_path):
+    """A DAVIS recording mixes polarity events with APS frame samples (bit 31),
+    IMU samples (bits 31 and 11) and external triggers (bit 10): only the
+    polarity events are kept, and a warning counts what was dropped."""
+    aps_reset = (1 << 31) | (5 << 22) | (7 << 12) | 0x123  # ADC value in bits 9-0
+    aps_signal = aps_reset | (1 << 10)
+    imu = (1 << 31) | (1 << 11) | (3 << 10) | (2 << 28)
+    trigger = 1 << 10
+    samples = [
+        (aps_reset, 900), ((10 << 22) | (200 << 12) | (1 << 11), 1000),
+        (aps_signal, 1100), (imu, 1200), ((20 << 22) | (30 << 12), 1300),
+        (trigger, 1400), ((179 << 22) | (239 << 12) | (1 << 11), 1500),
+    ]
+    path = tmp_path / "davis.aedat"
+    path.write_bytes(b"#!AER-DAT2.0\r\n# AEChip: eu.seebetter.ini.chips.davis.DAVIS240C\r\n"
+                     + b"".join(struct.pack(">II", a, t) for a, t in samples))
+    with pytest.warns(UserWarning) as caught:
+        events = read_events(path)
+    assert [str(w.message) for w in caught] == [
+        f"{path}: kept 3 polarity events; dropped 2 APS frame samples, 1 IMU samples and "
+        f"1 special events (external triggers), which are not brightness changes"]
+    assert [(int(e["y"]), int(e["x"]), int(e["p"]), int(e["v"]), int(e["t"]))
+            for e in events] == [(10, 200, 1, 0, 0), (20, 30, 0, 0, 300), (179, 239, 1, 0, 500)]
+    # a DVS128 file's 16-bit addresses are not DAVIS ones: refused, not misread
+    path.write_bytes(b"#!AER-DAT2.0\r\n# AEChip: ch.unizh.ini.jaer.chip.retina.DVS128\r\n"
+                     + struct.pack(">II", 0x1234, 5))
+    with pytest.raises(DataError, match=r"is a DVS128 recording \(ch.unizh.ini.jaer.chip."
+                                        r"retina.DVS128\), whose addresses are not in the "
+                                        r"DAVIS layout"):
+        read_events(path)
 
 
 def test_a_nengo_loihi_events_file_reads_back(tmp_path):
@@ -101,9 +157,8 @@ def test_bad_event_files_are_refused_in_one_line(tmp_path):
     with pytest.raises(DataError) as e:
         read_events(tmp_path / "rec.aedat")
     assert str(e.value) == (
-        f"{tmp_path / 'rec.aedat'} is not a readable aedat file (Only AEDat format "
-        f"version 2.0 is currently supported); AEDAT files must be version 2.0 with a "
-        f"'#!AER-DAT2.0' header")
+        f"{tmp_path / 'rec.aedat'} is AEDAT version 3.1, which is not read here; AEDAT "
+        f"files must be version 2.0 with a '#!AER-DAT2.0' header")
     # a header line without its end (nengo-loihi's reader would loop for ever)
     (tmp_path / "cut.aedat").write_bytes(b"#!AER-DAT2.0")
     with pytest.raises(DataError) as e:

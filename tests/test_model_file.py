@@ -122,7 +122,7 @@ def test_missing_and_unloadable_files(capsys, tmp_path):
     expect_error(
         capsys, tmp_path, missing,
         f"model file {missing} does not exist; give the path of a .keras, .h5 or .nir "
-        f"file or a SavedModel folder, or a model name: rscnn_mnist, scnn_mnist, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
+        f"file or a SavedModel folder, or a model name: rscnn_mnist, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
         f"wscnn_mnist",
     )
     broken = tmp_path / "broken.h5"
@@ -138,7 +138,7 @@ def test_unknown_dataset(capsys, tmp_path):
     assert status == 2
     assert err == (
         f"{PROG}: error: argument --dataset: names unknown data set 'cifar10'; known data "
-        f"sets: mnist, mnist-saccades, nmnist (see --help)\n"
+        f"sets: mnist, mnist-saccades, ncaltech101, nmnist (see --help)\n"
     )
     with pytest.raises(ConfigError, match="unknown data set 'cifar10'; known data sets: mnist"):
         spec_from_file(tmp_path / "any.keras", dataset="cifar10")

@@ -14,7 +14,7 @@ def test_unknown_model_lists_known_ones():
     with pytest.raises(ModelError) as e:
         get_model("resnet9000")
     assert str(e.value) == (
-        "unknown model 'resnet9000'; known models: rscnn_mnist, scnn_mnist, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
+        "unknown model 'resnet9000'; known models: rscnn_mnist, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
         "wscnn_mnist"
     )
 

@@ -5,8 +5,12 @@ decorated with :func:`register_dataset`. It gives its train and test arrays
 (:meth:`Dataset.load`), the shape of one input, its classes, and its own errors
 for missing or bad files, so that a new data set plugs in without touching the
 pipeline: ``mnist`` (still images), and the event data sets ``mnist-saccades``
-(events made from MNIST) and ``nmnist`` (a real N-MNIST folder), whose
-samples are streamed as events (:mod:`.event_data`).
+(events made from MNIST), ``nmnist`` (a real N-MNIST folder) and
+``ncaltech101`` (a real N-Caltech101 folder, :mod:`.ncaltech`), whose samples
+are streamed as events (:mod:`.event_data`). A data set whose classes or
+input shape depend on its files sets them on the instance in :meth:`~Dataset.load`,
+and names the run's settings its ``load`` takes as keywords in its ``options``
+(``ncaltech101``: ``classes``, ``test_fraction``, ``seed``).
 """
 
 from dataclasses import dataclass

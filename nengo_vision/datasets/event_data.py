@@ -189,12 +189,12 @@ class NMNIST(EventDataset):
         shape = self.input_shape[:2]
         # training needs frames only: each recording becomes one as it is read
         # (all 60,000 recordings' events at once would take gigabytes)
-        files = nmnist_files(data_dir, "train", limit=n_train)
+        files = nmnist_files(data_dir, "train", limit=n_train, classes=self.classes)
         train = np.empty((len(files),) + tuple(self.input_shape), np.float32)
         for i, (path, _) in enumerate(_progress("reading Train", progress)(files)):
             train[i] = frame_of(read_sensor_file(path, shape), shape, weights)
         test = read_nmnist_folder(data_dir, "test", progress=_progress("reading Test", progress),
-                                  limit=n_test, shape=shape)
+                                  limit=n_test, shape=shape, classes=self.classes)
         return Splits(
             train, np.array([label for _, label in files]), event_frames(test, weights),
             test.labels, source=str(Path(data_dir).resolve()), test_events=test,

@@ -6,8 +6,9 @@ what training and running need (:mod:`.frames`).
 
 - :func:`mnist_saccades`: events made from ``mnist.npz`` images
   (:mod:`.saccades`), cached by the images' digest, the settings and the seed.
-- :func:`read_nmnist_folder`: a real N-MNIST (or N-Caltech101) folder,
-  ``DIR/Train/<class>/*.bin`` and ``DIR/Test/<class>/*.bin``.
+- :func:`read_nmnist_folder`: a real N-MNIST folder (or any in its layout),
+  ``DIR/Train/<class>/*.bin`` and ``DIR/Test/<class>/*.bin``. (N-Caltech101's
+  folders have no split: :mod:`.ncaltech`.)
 """
 
 import hashlib
@@ -178,21 +179,23 @@ def mnist_saccades(images, labels, cache_dir, settings=SaccadeSettings(), seed=0
     return events
 
 
-def read_nmnist_folder(data_dir, split, progress=None, shape=NMNIST_SHAPE, limit=None):
+def read_nmnist_folder(data_dir, split, progress=None, shape=NMNIST_SHAPE, limit=None,
+                       classes=None):
     """The recordings of one split of an N-MNIST-layout folder.
 
     ``data_dir/Train/<class>/*.bin`` (or ``Test``), the class folders named by
     their label (``0`` ... ``9``), in the order of :func:`nmnist_files`.
     ``shape`` is the sensor's ``(height, width)``, the same for both splits
     (N-MNIST: 34×34; N-Caltech101: give its own); an event outside it is an
-    error. ``limit``: read only the first so many.
+    error. ``limit``: read only the first so many. ``classes``: the data set's
+    class names, which the folders' labels must index (see :func:`nmnist_files`).
 
     Raises
     ------
     DataError
         Saying which folder or file is missing or bad.
     """
-    files = nmnist_files(data_dir, split, limit)
+    files = nmnist_files(data_dir, split, limit, classes)
     loop = files if progress is None else progress(files)
     recordings = [read_sensor_file(f, shape) for f, _ in loop]
     return EventSet.from_recordings(recordings, [label for _, label in files], tuple(shape))
@@ -210,12 +213,14 @@ def read_sensor_file(path, shape=NMNIST_SHAPE):
     return r
 
 
-def nmnist_files(data_dir, split, limit=None):
+def nmnist_files(data_dir, split, limit=None, classes=None):
     """``[(path, label), ...]`` of one split of an N-MNIST-layout folder.
 
     Files named by numbers (as N-MNIST's are, by their MNIST index) are taken
     in the order of those numbers, which mixes the classes; else class by
-    class. ``limit``: only the first so many.
+    class. ``limit``: only the first so many. ``classes``: the data set's class
+    names; a class folder whose label is not one of theirs is refused here (a
+    label past the model's outputs would otherwise fail deep in training).
     """
     root = Path(data_dir)
     folder = root / NMNIST_SPLITS[split]
@@ -224,14 +229,23 @@ def nmnist_files(data_dir, split, limit=None):
             f"{folder} is not a folder; give --data-dir the N-MNIST folder that holds "
             f"Train/ and Test/, each with one folder of .bin files per class (0-9)"
         )
-    classes = sorted((d for d in folder.iterdir() if d.is_dir()), key=lambda d: d.name)
-    bad = [d.name for d in classes if not d.name.isdigit()]
-    if not classes or bad:
+    names = None if classes is None else list(classes)
+    folders = sorted((d for d in folder.iterdir() if d.is_dir()), key=lambda d: d.name)
+    bad = [d.name for d in folders if not d.name.isdigit()]
+    if not folders or bad:
         raise DataError(
             f"{folder} must hold one folder per class named by its label (0, 1, ...); "
             f"found {', '.join(bad) if bad else 'none'}"
         )
-    files = [(f, int(d.name)) for d in classes for f in sorted(d.glob("*.bin"))]
+    if names is not None:
+        extra = [d for d in folders if int(d.name) >= len(names)]
+        if extra:
+            raise DataError(
+                f"{extra[0]} is not a class of this data set: {folder} must hold class "
+                f"folders {names[0]} to {names[-1]} ({len(names)} classes), named by their "
+                f"label"
+            )
+    files = [(f, int(d.name)) for d in folders for f in sorted(d.glob("*.bin"))]
     if not files:
         raise DataError(f"no .bin files in the class folders of {folder}")
     if all(f.stem.isdigit() for f, _ in files):

@@ -26,8 +26,9 @@ the chip; an event recording's spikes go straight to the chip, so both of
 from . import register_model
 
 
-def strided(activation, input_shape, filters, name):
-    """Two LIF convolutions, 5×5 with stride 2, then a linear readout of 10."""
+def strided(activation, input_shape, filters, name, n_out=10):
+    """LIF convolutions (one per ``filters``), 5×5 with stride 2, then a linear
+    readout of ``n_out``."""
     import tensorflow as tf
 
     L = tf.keras.layers
@@ -38,7 +39,7 @@ def strided(activation, input_shape, filters, name):
     for i, n in enumerate(filters):
         x = L.Conv2D(n, 5, strides=2, activation=activation, bias_initializer=at_threshold,
                      name=f"conv{i}")(x)
-    out = L.Dense(10, name="output")(L.Flatten(name="flatten")(x))
+    out = L.Dense(n_out, name="output")(L.Flatten(name="flatten")(x))
     return tf.keras.Model(inp, out, name=name)
 
 
