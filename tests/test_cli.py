@@ -25,7 +25,7 @@ REPORT_FILES = [
     "backends.csv", "layers.csv", "ann_macs.csv", "accuracy_by_step.csv", "readout.csv",
     "agreement.csv", "trace_error.csv", "confusion.csv", "energy.csv",
     "output_traces.png", "accuracy.png", "accuracy_by_step.png", "rasters.png",
-    "voltages.png", "confusion.png", "agreement.png", "trace_error.png",
+    "voltages.png", "confusion.png", "agreement.png", "trace_error.png", "class_outputs.png",
 ]
 
 

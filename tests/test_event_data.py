@@ -274,4 +274,7 @@ def test_ncaltech101_end_to_end_on_the_command_line(ncaltech_dir, tmp_path, caps
     assert (results["dataset"], results["model"]) == ("ncaltech101", "scnn_ncaltech101")
     assert results["n_steps"] == 300 and results["n_test"] == 3
     assert set(results["backends"]) == {"keras", "loihi-emulator"}
+    # the model is built for the folder's classes: one output per named category
+    assert results["classes"] == sorted(CATEGORIES)
+    assert np.load(tmp_path / "o" / "traces.npz")["keras"].shape[-1] == len(results["classes"])
     assert (tmp_path / "o" / "report.md").is_file()

@@ -32,7 +32,9 @@ FOLDER = "cifar-10-batches-py"
 #: what a batch's pickle may build: numpy's array reconstruction, and nothing else
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
             ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-            ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar")}
+            ("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
+            # how protocol 2 writes bytes from Python 3 (a text encoding, nothing more)
+            ("_codecs", "encode")}
 
 
 class _BatchUnpickler(pickle.Unpickler):

@@ -93,13 +93,15 @@ def read_images(files, size=None, progress=None):
                             f"{str(e) or 'unreadable'}); replace or remove it") from None
     colour = any(m not in ("1", "L", "LA", "I", "I;16", "F") for m in modes)
     if size is None and len(set(sizes)) > 1:
-        first = sizes[0]
-        odd = next(i for i, s in enumerate(sizes) if s != first)
+        # the odd one out is named against the size most images have
+        common = max(set(sizes), key=sizes.count)
+        odd = next(i for i, s in enumerate(sizes) if s != common)
         raise DataError(
-            f"image {files[odd]} is {sizes[odd][0]}x{sizes[odd][1]} but {files[0]} is "
-            f"{first[0]}x{first[1]}; give --image-size H,W to resize every image"
+            f"image {files[odd]} is {sizes[odd][0]}x{sizes[odd][1]} but the other images "
+            f"are {common[0]}x{common[1]}; give --image-size H,W to resize every image"
         )
-    height, width = size or sizes[0]
+    size = size or max(set(sizes), key=sizes.count)
+    height, width = size
     out = np.empty((len(files), height, width, 3 if colour else 1), np.float32)
     loop = range(len(files)) if progress is None else progress(range(len(files)))
     for i in loop:
