@@ -115,7 +115,7 @@ def test_unknown_model(capsys, tmp_path):
     status, err = run_main(capsys, "--model", "lenet", "--out", str(tmp_path / "o"))
     assert_one_line_error(
         status, err,
-        "unknown model 'lenet'; known models: rscnn_mnist, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, wscnn_mnist; or give the path of a .keras, "
+        "unknown model 'lenet'; known models: rscnn_cifar10, rscnn_mnist, scnn, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, wscnn_cifar10, wscnn_mnist; or give the path of a .keras, "
         ".h5 or .nir file or a SavedModel folder",
     )
 
@@ -273,7 +273,7 @@ def test_errors_have_no_traceback_as_a_process(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"{PROG}: error: unknown model 'nope'; known models: rscnn_mnist, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, wscnn_mnist; or give the "
+        f"{PROG}: error: unknown model 'nope'; known models: rscnn_cifar10, rscnn_mnist, scnn, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, wscnn_cifar10, wscnn_mnist; or give the "
         f"path of a .keras, .h5 or .nir file or a SavedModel folder"
     ]
 

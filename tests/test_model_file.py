@@ -122,8 +122,8 @@ def test_missing_and_unloadable_files(capsys, tmp_path):
     expect_error(
         capsys, tmp_path, missing,
         f"model file {missing} does not exist; give the path of a .keras, .h5 or .nir "
-        f"file or a SavedModel folder, or a model name: rscnn_mnist, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
-        f"wscnn_mnist",
+        f"file or a SavedModel folder, or a model name: rscnn_cifar10, rscnn_mnist, scnn, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
+        f"wscnn_cifar10, wscnn_mnist",
     )
     broken = tmp_path / "broken.h5"
     broken.write_bytes(b"not a model")
@@ -134,14 +134,15 @@ def test_missing_and_unloadable_files(capsys, tmp_path):
 
 
 def test_unknown_dataset(capsys, tmp_path):
-    status, err = run_main(capsys, "--dataset", "cifar10", "--out", tmp_path / "o")
+    status, err = run_main(capsys, "--dataset", "imagenet", "--out", tmp_path / "o")
     assert status == 2
     assert err == (
-        f"{PROG}: error: argument --dataset: names unknown data set 'cifar10'; known data "
-        f"sets: mnist, mnist-saccades, ncaltech101, nmnist (see --help)\n"
+        f"{PROG}: error: argument --dataset: names unknown data set 'imagenet'; known data "
+        f"sets: cifar10, folder, mnist, mnist-saccades, ncaltech101, nmnist (see --help)\n"
     )
-    with pytest.raises(ConfigError, match="unknown data set 'cifar10'; known data sets: mnist"):
-        spec_from_file(tmp_path / "any.keras", dataset="cifar10")
+    with pytest.raises(ConfigError, match="unknown data set 'imagenet'; known data sets: "
+                                          "cifar10"):
+        spec_from_file(tmp_path / "any.keras", dataset="imagenet")
 
 
 @pytest.fixture(scope="module")

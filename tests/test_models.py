@@ -14,8 +14,8 @@ def test_unknown_model_lists_known_ones():
     with pytest.raises(ModelError) as e:
         get_model("resnet9000")
     assert str(e.value) == (
-        "unknown model 'resnet9000'; known models: rscnn_mnist, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
-        "wscnn_mnist"
+        "unknown model 'resnet9000'; known models: rscnn_cifar10, rscnn_mnist, scnn, scnn_mnist, scnn_ncaltech101, scnn_nmnist, small_mnist, tiny_mnist, tiny_nmnist, vgg_mnist, "
+        "wscnn_cifar10, wscnn_mnist"
     )
 
 
