@@ -269,3 +269,54 @@ def test_describe_is_a_table_with_the_chip_totals(fitting_report):
     assert lines[5].startswith(
         f"  {t['cores']} of 128 cores ({100 * t['cores'] / 128:.1f} %) of one chip; "
     )
+
+
+def test_the_real_board_gets_the_chips_and_the_allocator_the_report_uses(monkeypatch):
+    """Without NxSDK the board cannot be built here, so the simulator is stood in
+    for: nengo-loihi's own defaults (2 chips, GreedyInterchip) would place the
+    network otherwise than the report says."""
+    from nengo_loihi.hardware.allocators import Greedy
+
+    from nengo_vision.backends import RunContext
+    from nengo_vision.backends.loihi import build_simulator
+    from nengo_vision.models import get_model
+    from nengo_vision.neurons import LIFActivation
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def simulator(net, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(nengo_loihi, "Simulator", simulator)
+    ctx = RunContext(model=get_model("tiny_mnist").build(LIFActivation()), chips=3,
+                     progress=False)
+    for target, options in (("loihi", True), ("sim", False)):
+        seen.clear()
+        with pytest.raises(Stop):
+            build_simulator(ctx, target)
+        assert seen["target"] == target
+        if options:
+            assert seen["hardware_options"]["n_chips"] == 3
+            allocator = seen["hardware_options"]["allocator"]
+            assert type(allocator) is Greedy and allocator.cores_per_chip == CORES_PER_CHIP
+        else:
+            assert seen["hardware_options"] is None  # the emulator takes none
+
+
+def test_chips_reach_the_backends_from_the_config():
+    """Config → pipeline.context → RunContext, which build_simulator places with."""
+    from types import SimpleNamespace
+
+    from nengo_vision.config import Config
+    from nengo_vision.models import get_model
+    from nengo_vision.neurons import LIFActivation
+    from nengo_vision.pipeline import context
+
+    model = get_model("tiny_mnist").build(LIFActivation())
+    data = SimpleNamespace(images=np.zeros((1, 28, 28, 1), np.float32))
+    assert context(Config(), model, data, log=None).chips == 1
+    assert context(Config(chips=5), model, data, log=None).chips == 5
