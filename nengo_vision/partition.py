@@ -360,8 +360,8 @@ def board_figures(board, chips=1):
         ``estimate_interchip_activity`` (every axon counted active):
         ``interchip_axons`` and ``intrachip_axons``, the axons from one core's
         block to another's that cross between chips or stay on one, and
-        ``interchip_fraction``, the share that crosses (0 on one chip). On Loihi
-        a spike between chips is slower and costs more than one within a chip.
+        ``interchip_fraction``, the share that crosses (0 on one chip): the
+        spikes that leave a chip's own mesh for the links between chips.
     """
     from nengo_loihi.hardware.allocators import estimate_interchip_activity
 
@@ -424,17 +424,17 @@ def resource_report(sim, cn, placement):
     return report
 
 
-def _totals(blocks, cores_per_chip, chips=None):
+def _totals(blocks, cores_per_chip, figures=None):
     """The network's use, one chip's capacity and the fraction used of the chips
-    used, per resource; then ``chips``, the per-chip figures."""
-    chips = chips or dict(chips=1)
+    used, per resource; then ``figures``, the per-chip ones (:func:`board_figures`)."""
+    figures = figures or dict(chips=1)
     use = dict(cores=len(blocks), **_usage(blocks))
     totals = {}
     for key, capacity in chip_capacity(cores_per_chip).items():
         totals[key] = use[key]
         totals[f"{key}_per_chip"] = capacity
-        totals[f"{key}_fraction"] = use[key] / (capacity * max(1, chips["chips"]))
-    totals.update(chips)
+        totals[f"{key}_fraction"] = use[key] / (capacity * max(1, figures["chips"]))
+    totals.update(figures)
     return totals
 
 
