@@ -193,8 +193,8 @@ def build_simulator(ctx, target, inputs=None):
     holder = [np.zeros(cn.input.size_out)]
     if not cn.input_on_chip:
         cn.input.output = lambda t: holder[0]
-    # nengo-loihi's own defaults (2 chips, GreedyInterchip) would place the
-    # network differently from the report; the emulator ignores these options
+    # nengo-loihi's own board defaults (2 chips, GreedyInterchip) would place
+    # the network otherwise than the report says; the emulator takes no options
     hardware = dict(n_chips=placement.chips,
                     allocator=Greedy(cores_per_chip=placement.cores_per_chip))
     with warnings.catch_warnings():
