@@ -302,7 +302,7 @@ def check(config, spec, data):
     memory the run needs, biases where rates are to be calibrated, that the
     network can be written to NIR where it is to be (``export_nir``, the
     ``norse`` backend), and (for chip backends) the placement of the untrained
-    network on one chip. (Call
+    network on ``config.chips`` chips. (Call
     :func:`preflight` first: :func:`run` does.)"""
     from .backends import get_backend
     from .deploy import deployable
@@ -327,7 +327,8 @@ def check(config, spec, data):
     if any(get_backend(name).needs_chip for name in config.backends):
         from .backends.loihi import check_placement
 
-        check_placement(folded, synapse=config.synapse, spike_input=spike_input(config))
+        check_placement(folded, synapse=config.synapse, spike_input=spike_input(config),
+                        chips=config.chips)
 
 
 def train(config, data, spec=None, log=print):
@@ -407,6 +408,7 @@ def context(config, model, data, log=print):
 
     return RunContext(
         model=model, n_steps=config.n_steps, emulator_batch=config.emulator_batch,
+        chips=config.chips,
         synapse=config.synapse, input_synapse=config.input_synapse,
         batch_size=config.batch_size, seed=config.seed,
         progress=config.progress, log=log,

@@ -381,3 +381,33 @@ def test_loihi_aware_calibrated_run(tmp_path, data_dir, cache_dir, trained_loihi
     assert dl["accuracy"] >= 0.9
     for name, hz in dl["firing_rates"].items():
         assert 0.5 * cal["after"][name]["mean_hz"] < hz <= cal["after"][name]["mean_hz"] * 1.05
+
+
+def test_network_over_the_chips_given_is_one_line_as_a_process(tmp_path, data_dir):
+    """--chips 1 refuses a network of more than 128 cores before training, in one
+    line naming the --chips that would hold it, with no traceback."""
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    inp = tf.keras.Input((28, 28, 1))
+    x = L.Conv2D(2, 3, padding="same", activation="relu", name="enc")(inp)
+    # 28 x 28 x 170 = 133,280 neurons: more than 128 cores of 1,024 compartments
+    x = L.Conv2D(170, 1, activation="relu", name="wide")(x)
+    x = L.Conv2D(8, 3, strides=2, activation="relu", name="narrow")(x)
+    path = tmp_path / "wide.keras"
+    tf.keras.Model(inp, L.Dense(10, name="out")(L.Flatten()(x))).save(path)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-m", "nengo_vision.convert", "--model", str(path), "--chips", "1",
+         "--data-dir", str(data_dir), "--cache-dir", str(tmp_path / "c"),
+         "--n-train", "100", "--epochs", "1", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"{PROG}: error: the network needs at least 135 cores, more than 1 Loihi chip's "
+        f"128: wide takes 133 cores, narrow 2; give --chips 2, or make the largest layers "
+        f"smaller or move them to the host"
+    ]
+    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "c").exists() or not list((tmp_path / "c").iterdir())

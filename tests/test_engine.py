@@ -261,3 +261,88 @@ def test_residual_and_wide_networks_convert_to_the_same_function(test_digits):
         # spike may differ by one
         moved = np.abs(dl.spike_counts[layer] - counts).sum()
         assert moved <= 0.01 * counts.sum(), (layer, moved, counts.sum())
+
+
+def two_chip_model():
+    """Untrained, but every layer fires: a 1×1 convolution to 170 channels on
+    28×28 pixels (133,280 neurons, more than one chip's 128 cores of 1,024
+    compartments), read by a small strided convolution."""
+    import tensorflow as tf
+
+    from nengo_vision.neurons import LIFActivation
+
+    L = tf.keras.layers
+    act = LIFActivation()
+    tf.keras.utils.set_random_seed(1)
+    bias = dict(bias_initializer=tf.keras.initializers.Constant(0.15))
+    inp = tf.keras.Input((28, 28, 1))
+    x = L.Conv2D(2, 3, padding="same", activation=act, name="enc", **bias)(inp)
+    x = L.Conv2D(170, 1, activation=act, name="wide", **bias)(x)
+    x = L.Conv2D(8, 3, strides=2, activation=act, name="narrow", **bias)(x)
+    return tf.keras.Model(inp, L.Dense(10, name="out")(L.Flatten()(x))), act
+
+
+#: what the two-chip network is refused with on one chip (its blocks, before
+#: anything is built: wide in blocks of 28×4×9, narrow of 13×13×4)
+ONE_CHIP_ERROR = (
+    "the network needs at least 135 cores, more than 1 Loihi chip's 128: wide takes "
+    "133 cores, narrow 2; give --chips 2, or make the largest layers smaller or move "
+    "them to the host"
+)
+
+
+@pytest.fixture(scope="module")
+def two_chip_runs(test_digits):
+    """Both emulator backends on 3 real digits, the network on 2 chips."""
+    from nengo_vision.harness import choose_recording
+
+    x, _ = test_digits
+    trained = two_chip_model()
+    ctx = context(trained, n_steps=20, chips=2, emulator_batch=2,
+                  record=choose_recording(trained[0], x[:1], n_digits=3))
+    ours = get_backend("loihi-emulator").run(ctx, x[:3])
+    theirs = get_backend("nengo-loihi-emulator").run(ctx, x[:3])
+    return trained, ours, theirs
+
+
+def test_network_over_one_chip_is_refused_on_one_and_placed_on_two(two_chip_runs, test_digits):
+    """--chips 1 refuses it in one line, before building (from the pipeline's
+    check and from the backend's context alike); on 2 chips nengo-loihi's
+    allocator fills the first chip and puts the rest on the second."""
+    from nengo_vision.backends.loihi import check_placement
+    from nengo_vision.errors import PlacementError
+
+    trained, ours, _ = two_chip_runs
+    with pytest.raises(PlacementError) as e:
+        check_placement(trained[0], synapse=0.002, chips=1)
+    assert str(e.value) == ONE_CHIP_ERROR
+    with pytest.raises(PlacementError) as e:
+        get_backend("loihi-emulator").run(context(trained, chips=1), test_digits[0][:1])
+    assert str(e.value) == ONE_CHIP_ERROR
+    t = ours.placement["totals"]
+    assert t["cores"] == ours.placement["wide"]["cores"] + ours.placement["narrow"]["cores"]
+    assert t["cores"] > 128
+    assert t["chips"] == t["chips_allowed"] == 2
+    # Greedy fills chip 0 before it opens chip 1
+    assert t["chip_cores"] == [128, t["cores"] - 128]
+    assert t["cores_fraction"] == t["cores"] / 256
+    # wide spans both chips and narrow is on the second: some axons cross
+    assert 0 < t["interchip_axons"] and 0 < t["interchip_fraction"] < 1
+    assert t["interchip_fraction"] == t["interchip_axons"] / (
+        t["interchip_axons"] + t["intrachip_axons"])
+
+
+def test_two_chip_network_engine_equals_nengo_loihi_emulator(two_chip_runs):
+    """Chips change where blocks sit, not the arithmetic: the batched engine
+    still gives nengo-loihi's emulator's outputs, rasters and voltages to the bit."""
+    _, ours, theirs = two_chip_runs
+    np.testing.assert_array_equal(ours.traces, theirs.traces)
+    np.testing.assert_array_equal(ours.voltages, theirs.voltages)
+    assert np.count_nonzero(theirs.voltages) > 0
+    assert list(theirs.spike_counts) == ["enc", "wide", "narrow"]
+    for layer, counts in theirs.spike_counts.items():
+        assert counts.sum() > 100, layer  # they do spike
+        # the engine counts spikes; the reference sums outputs × dt / amplitude
+        np.testing.assert_allclose(ours.spike_counts[layer], counts, rtol=1e-12)
+        np.testing.assert_array_equal(ours.rasters[layer], theirs.rasters[layer])
+    assert ours.placement == theirs.placement

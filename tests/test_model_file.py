@@ -242,8 +242,10 @@ def test_too_big_for_a_chip_fails_before_training(capsys, tmp_path, data_dir):
                            "--n-train", 100, "--epochs", 1, "--out", tmp_path / "o")
     assert status == 2 and err.count("\n") == 1
     assert err.startswith(f"{PROG}: error: the network needs at least ")
-    assert "more than one Loihi chip's 128: wide takes " in err
-    assert err.endswith("; make the largest layers smaller or move them to the host\n")
+    assert "more than 1 Loihi chip's 128: wide takes " in err
+    # 147,456 neurons: at least 144 cores, 2 chips' worth
+    assert err.endswith("; give --chips 2, or make the largest layers smaller or move them "
+                        "to the host\n")
     # nothing trained, nothing written
     assert not (tmp_path / "o").exists()
     assert not cache.exists() or not list(cache.iterdir())

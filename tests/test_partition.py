@@ -12,8 +12,10 @@ from nengo_vision.conversion import ConvertedNetwork
 from nengo_vision.errors import PlacementError
 from nengo_vision.partition import (
     CORES_PER_CHIP,
+    MAX_CHIPS,
     RESOURCES,
     candidate_blocks,
+    check_fits_chips,
     chip_capacity,
     describe,
     partition,
@@ -120,10 +122,31 @@ def test_network_bigger_than_a_chip_fails_before_building():
     with pytest.raises(PlacementError) as e:
         partition(cn, off_chip=["layer0"])
     assert str(e.value) == (
-        "the network needs at least 318 cores, more than one Loihi chip's 128: "
-        "layer1 takes 256 cores, layer2 62; make the largest layers smaller or move "
-        "them to the host"
+        "the network needs at least 318 cores, more than 1 Loihi chip's 128: "
+        "layer1 takes 256 cores, layer2 62; give --chips 3, or make the largest layers "
+        "smaller or move them to the host"
     )
+
+
+def test_more_chips_hold_more_cores_and_the_error_names_the_chips_needed():
+    # the 318-core network above: 2 chips are still too few, 3 would do
+    cn = _chain((66, 66, 1), [(4, 1, 1), (64, 3, 1), (64, 3, 2)])
+    with pytest.raises(PlacementError) as e:
+        partition(cn, off_chip=["layer0"], chips=2)
+    assert str(e.value) == (
+        "the network needs at least 318 cores, more than 2 Loihi chips' 256: "
+        "layer1 takes 256 cores, layer2 62; give --chips 3, or make the largest layers "
+        "smaller or move them to the host"
+    )
+    # beyond the most chips --chips takes, only the other advice is left
+    with pytest.raises(PlacementError) as e:
+        check_fits_chips({"big": MAX_CHIPS * 128 + 1}, chips=MAX_CHIPS)
+    assert str(e.value) == (
+        f"the network needs at least {MAX_CHIPS * 128 + 1} cores, more than {MAX_CHIPS} "
+        f"Loihi chips' {MAX_CHIPS * 128}: big takes {MAX_CHIPS * 128 + 1} cores; make "
+        f"the largest layers smaller or move them to the host"
+    )
+    check_fits_chips({"a": 200, "b": 56}, chips=2)  # exactly two chips: fits
 
 
 def test_chip_limit_is_checked_as_layers_are_split_further():
@@ -133,8 +156,9 @@ def test_chip_limit_is_checked_as_layers_are_split_further():
     with pytest.raises(PlacementError) as e:
         partition(cn, off_chip=["layer0"], cores_per_chip=2)
     assert str(e.value) == (
-        "the network needs at least 3 cores, more than one Loihi chip's 2: "
-        "layer1 takes 3 cores; make the largest layers smaller or move them to the host"
+        "the network needs at least 3 cores, more than 1 Loihi chip's 2: "
+        "layer1 takes 3 cores; give --chips 2, or make the largest layers smaller or "
+        "move them to the host"
     )
 
 
@@ -145,9 +169,9 @@ def test_on_chip_objects_outside_the_layers_count_too():
     with pytest.raises(PlacementError) as e:
         partition(cn, off_chip=["layer0"], cores_per_chip=3)
     assert str(e.value) == (
-        "the network needs at least 4 cores, more than one Loihi chip's 3: "
-        "layer1 takes 2 cores, other on-chip objects 2; make the largest layers "
-        "smaller or move them to the host"
+        "the network needs at least 4 cores, more than 1 Loihi chip's 3: "
+        "layer1 takes 2 cores, other on-chip objects 2; give --chips 2, or make the "
+        "largest layers smaller or move them to the host"
     )
 
 
@@ -171,6 +195,65 @@ def test_report_totals_are_the_sum_of_the_layers_and_fit_a_chip(fitting_report):
         assert totals[f"{key}_per_chip"] == capacity[key]
         assert totals[f"{key}_fraction"] == totals[key] / capacity[key] < 1
     assert report["layer0"] == dict(where="host", neurons=18 * 18 * 8)
+    # one chip: every axon between cores stays on it
+    assert totals["chips"] == totals["chips_allowed"] == 1
+    assert totals["chip_cores"] == [totals["cores"]]
+    assert totals["interchip_axons"] == 0 < totals["intrachip_axons"]
+    assert totals["interchip_fraction"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def two_core_chips_report():
+    """The fitting network (layer1 2 cores, layer2 5 once built) on chips of 2
+    cores: 4 chips."""
+    cn = _chain((20, 20, 1), [(8, 3, 1), (32, 3, 2), (64, 3, 1)])
+    placement = partition(cn, off_chip=["layer0"], cores_per_chip=2, chips=4)
+    assert placement.chips == 4 and placement.cores_per_chip == 2
+    with nengo_loihi.Simulator(cn.net, target="sim") as sim:
+        return resource_report(sim, cn, placement)
+
+
+def test_blocks_go_to_chips_by_nengo_loihis_greedy_allocator(two_core_chips_report,
+                                                              fitting_report):
+    report = two_core_chips_report
+    assert json.loads(json.dumps(report)) == report
+    t = report["totals"]
+    assert report["layer1"]["cores"] == 2 and report["layer2"]["cores"] == 5
+    assert fitting_report["totals"]["cores"] == 7
+    # blocks in build order, each chip filled before the next: layer1's two
+    # blocks take chip 0, layer2's five chips 1 to 3
+    assert t["chips"] == t["chips_allowed"] == 4 and t["chip_cores"] == [2, 2, 2, 1]
+    assert t["cores_per_chip"] == 2 and t["cores_fraction"] == 7 / 8
+    # so every axon from layer1 into layer2 crosses chips: the same axons the
+    # one-chip placement keeps on its chip
+    assert t["intrachip_axons"] == 0 and t["interchip_fraction"] == 1.0
+    assert t["interchip_axons"] == fitting_report["totals"]["intrachip_axons"]
+
+
+def test_cores_found_only_by_building_are_checked_against_the_chips_too():
+    # layer2's 6x6x64 neurons fit 3 cores by compartments, so 5 cores pass the
+    # first check against 3 chips of 2; built, layer2 needs 5 (its synapse
+    # memory), 7 in all
+    cn = _chain((20, 20, 1), [(8, 3, 1), (32, 3, 2), (64, 3, 1)])
+    with pytest.raises(PlacementError) as e:
+        partition(cn, off_chip=["layer0"], cores_per_chip=2, chips=3)
+    assert str(e.value) == (
+        "the network needs at least 7 cores, more than 3 Loihi chips' 6: layer2 takes "
+        "5 cores, layer1 2; give --chips 4, or make the largest layers smaller or move "
+        "them to the host"
+    )
+
+
+def test_describe_shows_each_chip_and_what_crosses_them(two_core_chips_report):
+    t = two_core_chips_report["totals"]
+    assert describe(two_core_chips_report)[-1] == (
+        "  7 cores on 4 chips of 2 (2 + 2 + 2 + 1; 87.5 %); 100.0 % of the axons between "
+        "cores cross chips; of their capacity: compartments "
+        f"{100 * t['compartments_fraction']:.1f} %, synapse memory "
+        f"{100 * t['synapse_bits_fraction']:.1f} %, input axons "
+        f"{100 * t['in_axons_fraction']:.1f} %, output axons "
+        f"{100 * t['out_axons_fraction']:.1f} %"
+    )
 
 
 def test_describe_is_a_table_with_the_chip_totals(fitting_report):
@@ -186,3 +269,54 @@ def test_describe_is_a_table_with_the_chip_totals(fitting_report):
     assert lines[5].startswith(
         f"  {t['cores']} of 128 cores ({100 * t['cores'] / 128:.1f} %) of one chip; "
     )
+
+
+def test_the_real_board_gets_the_chips_and_the_allocator_the_report_uses(monkeypatch):
+    """Without NxSDK the board cannot be built here, so the simulator is stood in
+    for: nengo-loihi's own defaults (2 chips, GreedyInterchip) would place the
+    network otherwise than the report says."""
+    from nengo_loihi.hardware.allocators import Greedy
+
+    from nengo_vision.backends import RunContext
+    from nengo_vision.backends.loihi import build_simulator
+    from nengo_vision.models import get_model
+    from nengo_vision.neurons import LIFActivation
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def simulator(net, **kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(nengo_loihi, "Simulator", simulator)
+    ctx = RunContext(model=get_model("tiny_mnist").build(LIFActivation()), chips=3,
+                     progress=False)
+    for target, options in (("loihi", True), ("sim", False)):
+        seen.clear()
+        with pytest.raises(Stop):
+            build_simulator(ctx, target)
+        assert seen["target"] == target
+        if options:
+            assert seen["hardware_options"]["n_chips"] == 3
+            allocator = seen["hardware_options"]["allocator"]
+            assert type(allocator) is Greedy and allocator.cores_per_chip == CORES_PER_CHIP
+        else:
+            assert seen["hardware_options"] is None  # the emulator takes none
+
+
+def test_chips_reach_the_backends_from_the_config():
+    """Config → pipeline.context → RunContext, which build_simulator places with."""
+    from types import SimpleNamespace
+
+    from nengo_vision.config import Config
+    from nengo_vision.models import get_model
+    from nengo_vision.neurons import LIFActivation
+    from nengo_vision.pipeline import context
+
+    model = get_model("tiny_mnist").build(LIFActivation())
+    data = SimpleNamespace(images=np.zeros((1, 28, 28, 1), np.float32))
+    assert context(Config(), model, data, log=None).chips == 1
+    assert context(Config(chips=5), model, data, log=None).chips == 5

@@ -60,6 +60,9 @@ class RunContext:
     engine_threads : int
         Threads of the batched engine, each stepping its own batches (default:
         the cores this process may use).
+    chips : int
+        Loihi chips the network may be placed on (128 cores each); the chip
+        backends refuse a network needing more (:func:`.partition.partition`).
     seed : int
         Seed of every simulator.
     progress : bool
@@ -78,6 +81,7 @@ class RunContext:
     batch_size: int = defaults.BATCH_SIZE
     emulator_batch: int = 100
     engine_threads: int = field(default_factory=lambda: len(os.sched_getaffinity(0)))
+    chips: int = 1
     seed: int = 0
     progress: bool = True
     log: object = print

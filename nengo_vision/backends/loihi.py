@@ -118,15 +118,16 @@ def voltage_scale(sim, probe):
     return scale
 
 
-def check_placement(model, synapse=None, spike_input=False):
-    """Place ``model``'s converted network on one chip, or raise a PlacementError.
+def check_placement(model, synapse=None, spike_input=False, chips=1):
+    """Place ``model``'s converted network on ``chips`` chips, or raise a PlacementError.
 
     Placement is decided by the layers' shapes and connections, so the
     untrained model answers before minutes of training are spent on a network
     that cannot fit (the error names the layer). The emulator backend places
     the trained network again, so the limits are also checked on the weights
     that run. ``spike_input``: the input is spikes sent to the chip (its
-    first layer is then on the chip too).
+    first layer is then on the chip too). ``chips``: the Loihi chips the
+    network may take (128 cores each).
     """
     from ..conversion import convert, feed_chip
     from ..partition import partition
@@ -134,7 +135,7 @@ def check_placement(model, synapse=None, spike_input=False):
     cn = convert(model, spiking=True, synapse=synapse)
     if spike_input:
         feed_chip(cn, 1.0, 0.001)
-    return partition(cn, off_chip=host_layers(cn))
+    return partition(cn, off_chip=host_layers(cn), chips=chips)
 
 
 def _layer_label(label):
@@ -174,8 +175,11 @@ def build_simulator(ctx, target, inputs=None):
     """Convert, place and build; return ``(sim, cn, report, image_holder)``.
 
     Where ``inputs`` are spikes, they go straight to the chip (the holder is
-    then unused)."""
+    then unused). The network may take ``ctx.chips`` chips; on the real chip
+    (``target="loihi"``) the board gets the allocator the report is made with
+    (:func:`..partition.allocate`), so the chips reported are those it uses."""
     import nengo_loihi
+    from nengo_loihi.hardware.allocators import Greedy
 
     from ..conversion import convert, feed_chip
     from ..partition import partition, resource_report
@@ -184,17 +188,22 @@ def build_simulator(ctx, target, inputs=None):
                  input_synapse=ctx.input_synapse)
     if inputs is not None and inputs.spikes is not None:
         feed_chip(cn, inputs.spikes.amplitude, ctx.dt)
-    placement = partition(cn, off_chip=host_layers(cn), dt=ctx.dt)
+    placement = partition(cn, off_chip=host_layers(cn), dt=ctx.dt, chips=ctx.chips)
     # the input node reads the current digit from a holder the run loop sets
     holder = [np.zeros(cn.input.size_out)]
     if not cn.input_on_chip:
         cn.input.output = lambda t: holder[0]
+    # nengo-loihi's own board defaults (2 chips, GreedyInterchip) would place
+    # the network otherwise than the report says; the emulator takes no options
+    hardware = dict(n_chips=placement.chips,
+                    allocator=Greedy(cores_per_chip=placement.cores_per_chip))
     with warnings.catch_warnings():
         # the emulator fills integer state arrays with NaN placeholders before
         # setting them (numpy >= 1.24 warns about the cast); nothing is lost
         warnings.filterwarnings("ignore", "invalid value encountered in cast")
         sim = nengo_loihi.Simulator(
-            cn.net, dt=ctx.dt, seed=ctx.seed, target=target, precompute=True
+            cn.net, dt=ctx.dt, seed=ctx.seed, target=target, precompute=True,
+            hardware_options=hardware if target == "loihi" else None,
         )
     return sim, cn, resource_report(sim, cn, placement), holder
 

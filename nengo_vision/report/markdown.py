@@ -227,8 +227,7 @@ def activity_section(result, plots):
             "",
             _md_table(["layer", "where", "neurons", "cores", "block shape"], rows),
             "",
-            f"{placement.totals['cores']} of one chip's {placement.totals['cores_per_chip']} "
-            "cores.",
+            _chips_line(placement.totals),
             "",
         ]
     if ops.not_counted:
@@ -242,6 +241,20 @@ def activity_section(result, plots):
                    "threshold. Loihi's integer voltages are divided by each "
                    "compartment's integer threshold.")
     return out
+
+
+def _chips_line(totals):
+    """The cores the network takes: of one chip, or per chip and what crosses them."""
+    chips, per_chip = totals.get("chips", 1), totals["cores_per_chip"]
+    if chips == 1:
+        return f"{totals['cores']} of one chip's {per_chip} cores."
+    cores = ", ".join(f"{n}" for n in totals["chip_cores"])
+    return (
+        f"{totals['cores']} cores on {chips} chips of {per_chip} cores each "
+        f"(chip by chip: {cores}; given by nengo-loihi's greedy allocator); "
+        f"{100 * totals['interchip_fraction']:.1f} % of the axons between cores cross "
+        f"from one chip to another."
+    )
 
 
 def _uj(joules):
