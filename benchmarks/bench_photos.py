@@ -167,12 +167,15 @@ def cifar(args):
                 np.zeros(config.n_test, np.int64), np.arange(config.n_test))
     ctx = context(config, model, data)
     start = time.time()
-    run_ = get_backend("loihi-emulator").run(ctx, inputs(config, data), config.n_test)
+    run_ = get_backend("loihi-emulator").run(ctx, inputs(config, data))
     seconds = time.time() - start
-    placement = run_.placement
+    totals = run_.placement["totals"]
+    print(f"{totals['cores']} cores on {totals['chips']} chips {totals['chip_cores']}; "
+          f"{seconds:.0f} s for {config.n_test} images (placement and build included)")
     save("cifar", dict(model="wscnn_cifar10 (untrained)", n_images=config.n_test,
                        n_steps=config.n_steps, seconds_total=round(seconds, 1),
-                       build_seconds=round(built, 1), placement=placement))
+                       keras_build_seconds=round(built, 1), chips_allowed=config.chips,
+                       placement=run_.placement))
 
 
 def table():
