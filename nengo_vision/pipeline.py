@@ -92,6 +92,11 @@ def load_data(config, log=print):
                 f"({', '.join(d for d in _datasets_taking(name))}); {dataset.name} "
                 f"does not: leave it out"
             )
+    for name in ("input_filter", "test_noise"):
+        if dataset.n_steps and Config.settings()[name].is_set(config) and getattr(
+                config, name) not in ("none", []):
+            raise ConfigError(f"{config.label(name)} is for still images; {dataset.name} "
+                              f"streams events: leave it out")
     tau = (config.input_synapse if Config.input_synapse.is_set(config)
            else dataset.input_synapse)
     # event frames are what the input synapse holds at the run's last step
@@ -118,11 +123,6 @@ def load_data(config, log=print):
     events = splits.test_events
     if events is not None and len(events) > len(indices):
         events = events.subset(indices)
-    for name in ("input_filter", "test_noise"):
-        if dataset.n_steps and Config.settings()[name].is_set(config) and getattr(
-                config, name) not in ("none", []):
-            raise ConfigError(f"{config.label(name)} is for still images; {dataset.name} "
-                              f"streams events: leave it out")
     return Data(
         dataset=dataset, x_train=_filtered(config, splits.x_train[:n_train]),
         y_train=splits.y_train[:n_train],
@@ -526,6 +526,8 @@ def run(config=None, log=print, **settings):
     config = Config(**settings) if config is None else config.replace(**settings)
     preflight(config)
     data = load_data(config, log=log)
+    if len(data.labels) < config.n_test:  # a small test set, taken whole
+        config = config.replace(n_test=len(data.labels))
     spec = model_spec(config, data)
     # the model's settings first: a NIR graph's synapses win over the data set's
     config = presentation(model_settings(config, spec, log=log), data)
