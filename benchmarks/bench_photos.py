@@ -157,7 +157,9 @@ def cifar(args):
 
     config = nv.Config(model="wscnn_cifar10", dataset="cifar10", n_test=20, chips=8,
                        backends=["loihi-emulator"], emulator_batch=10, progress=True)
-    spec = nv.models.get_model("wscnn_cifar10")
+    from nengo_vision.models import get_model
+
+    spec = get_model("wscnn_cifar10")
     start = time.time()
     model = deployable(spec.build(activation(config, spec)))
     built = time.time() - start
