@@ -61,6 +61,9 @@ def parse():
     parser.add_argument("--part", choices=("seed002", "noise", "cifar", "all"), default="all")
     parser.add_argument("--n-test", type=SETTING["n_test"].parse, default=10000,
                         help="test digits of the noise part")
+    parser.add_argument("--nengo-dl-digits", type=SETTING["n_test"].parse, default=None,
+                        help="test digits NengoDL runs in the noise part, per noise "
+                             "(default: all --n-test; about 1 minute per 1,000)")
     parser.add_argument("--epochs", type=SETTING["epochs"].parse, default=15,
                         help="training epochs of the seed002 part")
     parser.add_argument("--data-dir", default=None)
@@ -135,7 +138,8 @@ def seed002(args):
 
 def noise(args):
     config = nv.Config(n_test=args.n_test, backends=BACKENDS, test_noise=NOISE,
-                       digits={"nengo-dl": args.n_test}, data_dir=args.data_dir,
+                       digits={"nengo-dl": args.nengo_dl_digits or args.n_test},
+                       data_dir=args.data_dir,
                        cache_dir=args.cache_dir)
     start = time.time()
     result = nv.run(config)
