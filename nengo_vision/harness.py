@@ -139,7 +139,7 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
         for backend in backends:
             digits = images[: n_digits.get(backend.name, len(images))]
             where = "" if client is None else f", {workers_of(client)} Dask workers"
-            ctx.log(f"running {backend.name} on {len(digits)} digits "
+            ctx.log(f"running {backend.name} on {len(digits)} {ctx.item}s "
                     f"({backend.description}{where})")
             with PeakMemory(children=client is not None) as memory:
                 start = time.perf_counter()

@@ -411,7 +411,7 @@ def context(config, model, data, log=print):
         chips=config.chips,
         synapse=config.synapse, input_synapse=config.input_synapse,
         batch_size=config.batch_size, seed=config.seed,
-        progress=config.progress, log=log,
+        progress=config.progress, log=log, item=data.dataset.item,
         record=choose_recording(model, data.images, n_digits=config.record_digits,
                                 seed=config.seed),
     )

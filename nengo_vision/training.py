@@ -339,7 +339,7 @@ def train(
 
         log(
             f"training {spec.name} through the {activation.kind.upper()} rate "
-            f"approximation: {epochs} epoch(s) on {len(x_train)} digits"
+            f"approximation: {epochs} epoch(s) on {len(x_train)} training samples"
         )
         if rate_target:
             add_rate_regularization(model, *rate_target)

@@ -67,6 +67,8 @@ class RunContext:
         Seed of every simulator.
     progress : bool
         Show progress bars.
+    item : str
+        What one sample is called in progress and log lines ("digit", "image").
     log : callable
         Prints a line for the user.
     record : Recording
@@ -84,6 +86,7 @@ class RunContext:
     chips: int = 1
     seed: int = 0
     progress: bool = True
+    item: str = "digit"
     log: object = print
     record: Recording = field(default_factory=Recording)
 
@@ -173,10 +176,11 @@ class Backend:
         at every step) and return a :class:`BackendRun`."""
         raise NotImplementedError
 
-    def progress(self, ctx, total, unit="digit"):
-        """A progress bar for this backend's run."""
+    def progress(self, ctx, total, unit=None):
+        """A progress bar for this backend's run (counting ``ctx.item``s)."""
         return tqdm(
-            total=total, desc=self.name, unit=unit, disable=not ctx.progress, leave=True
+            total=total, desc=self.name, unit=unit or ctx.item, disable=not ctx.progress,
+            leave=True,
         )
 
 
