@@ -182,6 +182,30 @@ def _per_core_failure(message, cn, choice):
     return name
 
 
+def _next_candidate(candidates, current, message):
+    """The next block shape of a dense layer worth a build after
+    ``candidates[current]`` broke the limit ``message`` names (nengo-loihi's
+    "... (USED) exceeded max (MAX)").
+
+    In a dense layer every neuron has the same inputs, so a block's synapse
+    memory and compartments grow in proportion to its neurons and its input
+    axons not at all: a block with more than ``MAX / USED`` of the failed
+    block's neurons breaks the limit too, and is skipped without building (a
+    dense layer of large fan-in, which needs a hundred cores, is then found in
+    a few builds rather than a hundred). Not so for convolutions, whose blocks'
+    input axons depend on their shape, not only their size.
+    """
+    found = re.search(r"\((\d+)\) exceeded max \((\d+)\)", message)
+    if found is None:
+        return current + 1
+    used, limit = int(found.group(1)), int(found.group(2))
+    most = math.prod(candidates[current]) * limit / used
+    for i in range(current + 1, len(candidates)):
+        if math.prod(candidates[i]) <= most:
+            return i
+    return len(candidates)
+
+
 #: structure_key → each on-chip layer's chosen candidate: each trial is a
 #: whole build of the network (about a second for scnn_mnist), and a run places
 #: the same structure twice (checked before training, then built), a sweep
@@ -273,7 +297,10 @@ def partition(cn, off_chip=(), dt=0.001, max_tries=200, cores_per_chip=CORES_PER
             model.build(cn.net)
         except BuildError as e:
             name = _per_core_failure(str(e), cn, choice)
-            choice[name] += 1
+            if len(cn.shapes[name]) == 1:  # a dense layer: see _next_candidate
+                choice[name] = _next_candidate(candidates[name], choice[name], str(e))
+            else:
+                choice[name] += 1
             if choice[name] == len(candidates[name]):
                 limit = re.sub(r"^.*?: ", "", str(e))
                 raise PlacementError(

@@ -151,13 +151,14 @@ def test_more_chips_hold_more_cores_and_the_error_names_the_chips_needed():
 
 def test_chip_limit_is_checked_as_layers_are_split_further():
     # the dense layer fits 1 core by compartments; synapse memory then splits it
-    # into more cores than a 2-core chip has
+    # into more cores than a 2-core chip has (4: the one-core block used more
+    # than 3 cores' synapse memory, so blocks of 3 cores are not even built)
     cn = _chain((4,), [4000, 100])
     with pytest.raises(PlacementError) as e:
         partition(cn, off_chip=["layer0"], cores_per_chip=2)
     assert str(e.value) == (
-        "the network needs at least 3 cores, more than 1 Loihi chip's 2: "
-        "layer1 takes 3 cores; give --chips 2, or make the largest layers smaller or "
+        "the network needs at least 4 cores, more than 1 Loihi chip's 2: "
+        "layer1 takes 4 cores; give --chips 2, or make the largest layers smaller or "
         "move them to the host"
     )
 
@@ -316,7 +317,10 @@ def test_chips_reach_the_backends_from_the_config():
     from nengo_vision.neurons import LIFActivation
     from nengo_vision.pipeline import context
 
+    from nengo_vision.datasets import get_dataset
+
     model = get_model("tiny_mnist").build(LIFActivation())
-    data = SimpleNamespace(images=np.zeros((1, 28, 28, 1), np.float32))
+    data = SimpleNamespace(images=np.zeros((1, 28, 28, 1), np.float32),
+                           dataset=get_dataset("mnist"))
     assert context(Config(), model, data, log=None).chips == 1
     assert context(Config(chips=5), model, data, log=None).chips == 5
