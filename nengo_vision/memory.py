@@ -86,7 +86,7 @@ def check_memory(config, model, data):
         raise ConfigError(
             f"this run needs about {_gib(total)} of memory ({_gib(size)} for {biggest}), "
             f"more than the {_gib(available)} available; lower "
-            f"{', '.join(lower[:-1])} or {lower[-1]}"
+            + (f"{', '.join(lower[:-1])} or {lower[-1]}" if len(lower) > 1 else lower[0])
         )
     return total
 
