@@ -68,6 +68,9 @@ def parse():
                         help="training epochs of the seed002 part")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--input-filters", default="none,dog",
+                        help="the seed002 part's input filters, each one run (a run's row "
+                             "replaces its filter's row in seed002.json)")
     parser.add_argument("--table", action="store_true", help="print the README tables")
     return parser.parse_args()
 
@@ -114,8 +117,9 @@ def seed002(args):
 
     cache = Path(args.cache_dir or default_cache_dir())
     root = make_photos(cache / "photos-from-mnist", args.data_dir)
-    rows = {}
-    for filt in ("none", "dog"):
+    path = OUT / "seed002.json"
+    rows = json.loads(path.read_text())["runs"] if path.exists() else {}
+    for filt in args.input_filters.split(","):
         config = nv.Config(dataset="folder", data_dir=str(root), test_fraction=0.125,
                            classes=list(CLASSES), n_steps=60, epochs=args.epochs,
                            backends=BACKENDS, input_filter=filt, cache_dir=args.cache_dir)
