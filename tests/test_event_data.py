@@ -278,3 +278,24 @@ def test_ncaltech101_end_to_end_on_the_command_line(ncaltech_dir, tmp_path, caps
     assert results["classes"] == sorted(CATEGORIES)
     assert np.load(tmp_path / "o" / "traces.npz")["keras"].shape[-1] == len(results["classes"])
     assert (tmp_path / "o" / "report.md").is_file()
+
+
+def test_a_folder_smaller_than_the_default_is_taken_whole_and_said(tmp_path, recordings):
+    """N-MNIST with 4 test recordings and no --n-test: all 4 run, the log says
+    so, and the run's n_test is 4 (was: '--n-test 10000 is more than the 4 test
+    recordings', a setting the user never gave); an --n-test given must fit."""
+    for split, first in (("Train", 0), ("Test", 6)):
+        for i in range(first, first + 4):
+            folder = tmp_path / "N-MNIST" / split / str(int(recordings.labels[i]))
+            folder.mkdir(parents=True, exist_ok=True)
+            write_nmnist(folder / f"{i:05d}.bin", recordings.recording(i))
+    config = nv.Config(dataset="nmnist", data_dir=str(tmp_path / "N-MNIST"),
+                       cache_dir=str(tmp_path / "c"), progress=False)
+    said = []
+    data = nv.pipeline.load_data(config, log=said.append)
+    assert len(data.labels) == 4 and len(data.events) == 4
+    assert said == ["nmnist has 4 test recordings, fewer than n_test's default 10,000: "
+                    "all are run"]
+    with pytest.raises(ConfigError, match=r"^n_test 5 is more than the 4 test recordings "
+                                          r"of nmnist; use at most 4$"):
+        nv.pipeline.load_data(config.replace(n_test=5), log=said.append)
