@@ -269,6 +269,15 @@ def preflight(config):
             f"step, but this run sends spikes ({sent}); leave "
             f"{config.label('time_epochs')} out"
         )
+    from .encodings import get_encoding
+
+    if config.input_filter != "none" and get_encoding(config.encoding).spiking:
+        # a difference of Gaussians is signed; the codes send values 0-1 as rates
+        raise ConfigError(
+            f"{config.label('input_filter')} {config.input_filter} gives signed values, "
+            f"which {config.label('encoding')} {config.encoding} cannot send as spikes; "
+            f"leave one of them out"
+        )
     for name in config.backends:
         get_backend(name).check_inputs(spikes)
         get_backend(name).check()

@@ -278,3 +278,10 @@ def test_classes_on_a_data_set_without_named_folders_is_one_line(capsys, tmp_pat
     status, err = run_main(capsys, "--classes", "3,5", "--out", str(tmp_path / "o"))
     assert_one_line_error(status, err, "--classes is for data sets that take it (cifar10, "
                           "folder, ncaltech101); mnist does not: leave it out")
+
+
+def test_a_filter_with_a_spike_code_is_one_line(capsys, tmp_path):
+    status, err = run_main(capsys, "--input-filter", "dog", "--encoding", "poisson",
+                           "--out", str(tmp_path / "o"))
+    assert_one_line_error(status, err, "--input-filter dog gives signed values, which "
+                          "--encoding poisson cannot send as spikes; leave one of them out")
