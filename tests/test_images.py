@@ -285,3 +285,10 @@ def test_a_filter_with_a_spike_code_is_one_line(capsys, tmp_path):
                            "--out", str(tmp_path / "o"))
     assert_one_line_error(status, err, "--input-filter dog gives signed values, which "
                           "--encoding poisson cannot send as spikes; leave one of them out")
+
+
+def test_noise_on_event_data_is_one_line(capsys, tmp_path, data_dir):
+    status, err = run_main(capsys, "--dataset", "mnist-saccades", "--test-noise",
+                           "gaussian:0.1", "--out", str(tmp_path / "o"))
+    assert_one_line_error(status, err, "--test-noise is for still images; mnist-saccades "
+                          "streams events: leave it out")
