@@ -160,7 +160,9 @@ def class_outputs(ax, result, label, backend):
     for c in range(trace.shape[1]):
         ax.plot(t, trace[:, c], lw=2 if c == label else 1,
                 label=result.class_name(c), color=f"C{c % 10}")
-    ax.set_title(f"{result.item} {where[0]}: {result.class_name(label)}", fontsize=9)
+    said = result.class_name(trace[-1].argmax())
+    ax.set_title(f"{result.item} {where[0]}: {result.class_name(label)}, read as {said}",
+                 fontsize=9)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel(f"{backend} output")
     ax.legend(fontsize=6, loc="upper left")
