@@ -68,6 +68,10 @@ def parse():
                         help="training epochs of the seed002 part")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--cache-dir", default=None)
+    parser.add_argument("--cifar-models", default="rscnn_cifar10,wscnn_cifar10",
+                        help="zoo models the cifar part places and runs")
+    parser.add_argument("--cifar-images", type=SETTING["n_test"].parse, default=20,
+                        help="random images the cifar part runs")
     parser.add_argument("--input-filters", default="none,dog",
                         help="the seed002 part's input filters, each one run (a run's row "
                              "replaces its filter's row in seed002.json)")
@@ -157,35 +161,36 @@ def noise(args):
 
 
 def cifar(args):
-    """Placement and emulator time of the untrained wscnn_cifar10 on random images."""
+    """Placement and emulator time of untrained CIFAR-10 zoo models on random images."""
     from nengo_vision.backends import get_backend
     from nengo_vision.datasets import get_dataset
     from nengo_vision.deploy import deployable
+    from nengo_vision.models import get_model
     from nengo_vision.pipeline import Data, activation, context, inputs
 
-    config = nv.Config(model="wscnn_cifar10", dataset="cifar10", n_test=20, chips=8,
-                       backends=["loihi-emulator"], emulator_batch=10, progress=True)
-    from nengo_vision.models import get_model
-
-    spec = get_model("wscnn_cifar10")
-    start = time.time()
-    model = deployable(spec.build(activation(config, spec)))
-    built = time.time() - start
-    rng = np.random.default_rng(0)
-    images = rng.random((config.n_test, 32, 32, 3)).astype(np.float32)
-    data = Data(get_dataset("cifar10"), images[:0], np.zeros(0, np.int64), images,
-                np.zeros(config.n_test, np.int64), np.arange(config.n_test))
-    ctx = context(config, model, data)
-    start = time.time()
-    run_ = get_backend("loihi-emulator").run(ctx, inputs(config, data))
-    seconds = time.time() - start
-    totals = run_.placement["totals"]
-    print(f"{totals['cores']} cores on {totals['chips']} chips {totals['chip_cores']}; "
-          f"{seconds:.0f} s for {config.n_test} images (placement and build included)")
-    save("cifar", dict(model="wscnn_cifar10 (untrained)", n_images=config.n_test,
-                       n_steps=config.n_steps, seconds_total=round(seconds, 1),
-                       keras_build_seconds=round(built, 1), chips_allowed=config.chips,
-                       placement=run_.placement))
+    path = OUT / "cifar.json"
+    rows = json.loads(path.read_text())["models"] if path.exists() else {}
+    for name in args.cifar_models.split(","):
+        config = nv.Config(model=name, dataset="cifar10", n_test=args.cifar_images,
+                           chips=8, backends=["loihi-emulator"], emulator_batch=10)
+        spec = get_model(name)
+        model = deployable(spec.build(activation(config, spec)))
+        rng = np.random.default_rng(0)
+        images = rng.random((config.n_test, 32, 32, 3)).astype(np.float32)
+        data = Data(get_dataset("cifar10"), images[:0], np.zeros(0, np.int64), images,
+                    np.zeros(config.n_test, np.int64), np.arange(config.n_test))
+        ctx = context(config, model, data)
+        start = time.time()
+        run_ = get_backend("loihi-emulator").run(ctx, inputs(config, data))
+        seconds = time.time() - start
+        totals = run_.placement["totals"]
+        print(f"{name}: {totals['cores']} cores on {totals['chips']} chips "
+              f"{totals['chip_cores']}; {seconds:.0f} s for {config.n_test} images "
+              f"(placement and build included), of which running {run_.seconds:.1f} s")
+        rows[name] = dict(n_images=config.n_test, n_steps=config.n_steps,
+                          seconds_total=round(seconds, 1), seconds_run=round(run_.seconds, 1),
+                          chips_allowed=config.chips, placement=run_.placement)
+    save("cifar", dict(models=rows, note="untrained, random images: placement and time only"))
 
 
 def table():
@@ -208,7 +213,14 @@ def table():
                 print(f"| {label} | " + " | ".join(f"{100 * per[b]['accuracy']:.2f} %"
                                                    for b in BACKENDS) + " |")
         else:
-            print(json.dumps(r["placement"], indent=1)[:2000])
+            print("| model | cores | chips (cores each) | inter-chip axons | images | "
+                  "emulator s / image |")
+            print("|---|---:|---|---:|---:|---:|")
+            for name, m in r["models"].items():
+                t = m["placement"]["totals"]
+                print(f"| {name} | {t['cores']} | {t['chips']} ({', '.join(map(str, t['chip_cores']))}) "
+                      f"| {100 * t['interchip_fraction']:.1f} % | {m['n_images']} | "
+                      f"{m['seconds_run'] / m['n_images']:.2f} |")
 
 
 def main():
