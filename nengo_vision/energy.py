@@ -175,6 +175,9 @@ class RunFacts:
         0 for held images and for events, which the camera sends).
     n_classes : int
         Outputs the host's readout filters every step.
+    filter_macs : int
+        Multiply-accumulates of the input filter (``--input-filter``) per
+        image, on the host before the network (0: none).
     """
 
     chip_compartments: int
@@ -183,6 +186,7 @@ class RunFacts:
     input_held: bool
     encoded_pixels: int
     n_classes: int
+    filter_macs: int = 0
 
 
 def _summed(counts, stop):
@@ -252,15 +256,26 @@ def account(step_counts, facts, stop=None):
              "one float add per output weight of each spike the host reads"),
         Term("readout_filter", "host", facts.n_classes * steps, mac,
              "the readout filter of each output every step, one MAC each"),
-    ]
+    ] + _filter_term(facts.filter_macs)
     return EnergyAccount(terms=terms, steps=steps)
 
 
-def ann_account(macs):
-    """The ANN's arithmetic: ``macs`` multiply-accumulates per image at 4.6 pJ."""
+def _filter_term(macs):
+    """The input filter's term, or none without a filter."""
+    if not macs:
+        return []
+    return [Term("input_filter", "host", float(macs), FLOAT_MAC,
+                 "the input filter (--input-filter) once per image, before the network: "
+                 "32-bit float MACs, Horowitz 2014")]
+
+
+def ann_account(macs, filter_macs=0):
+    """The ANN's arithmetic: ``macs`` multiply-accumulates per image at 4.6 pJ,
+    and the input filter's ``filter_macs`` (the same filter before it)."""
     return EnergyAccount(
         terms=[Term("macs", "host", float(macs), FLOAT_MAC,
                     "every multiply-accumulate of the ANN once per image: 32-bit float "
-                    "MACs, Horowitz 2014 (memory access not counted)")],
+                    "MACs, Horowitz 2014 (memory access not counted)")]
+        + _filter_term(filter_macs),
         steps=1.0,
     )

@@ -163,7 +163,8 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
 
 
 def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
-            reference=None, readout="last", decision_margin=None, encoded_pixels=0):
+            reference=None, readout="last", decision_margin=None, encoded_pixels=0,
+            filter_macs=0):
     """Every metric of the report, from the backends' runs.
 
     Parameters
@@ -191,6 +192,9 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     encoded_pixels : int
         Pixels the host codes into spikes every step (a spike encoding of still
         images; 0 otherwise), for the energy account.
+    filter_macs : int
+        Multiply-accumulates of the input filter per image (0: none), charged to
+        every backend's energy, the ANN's included.
 
     Returns
     -------
@@ -270,11 +274,11 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
             result.spikes_per_inference = spikes
             result.synops_per_inference = {k: sum(v.values()) for k, v in synops.items()}
             if run.step_counts is not None:
-                facts = run_facts(run, macs, n_classes, encoded_pixels)
+                facts = run_facts(run, macs, n_classes, encoded_pixels, filter_macs)
                 result.energy = energy.account(run.step_counts, facts, stop=stop)
         else:
             result.macs_per_inference = macs
-            result.energy = energy.ann_account(sum(macs.values()))
+            result.energy = energy.ann_account(sum(macs.values()), filter_macs)
         results[name] = result
 
     return Comparison(
@@ -293,7 +297,7 @@ def compare(runs, labels, model, n_steps, output_synapse, dt=0.001, last_k=10,
     )
 
 
-def run_facts(run, macs, n_classes, encoded_pixels=0):
+def run_facts(run, macs, n_classes, encoded_pixels=0, filter_macs=0):
     """The deployed network's shape, as the energy account needs it
     (:class:`.energy.RunFacts`), from a chip backend's run."""
     layers = {k: v for k, v in run.placement.items() if k != "totals"}
@@ -306,6 +310,7 @@ def run_facts(run, macs, n_classes, encoded_pixels=0):
         input_held=run.input_spikes is None,
         encoded_pixels=encoded_pixels,
         n_classes=n_classes,
+        filter_macs=filter_macs,
     )
 
 

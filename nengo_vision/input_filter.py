@@ -37,3 +37,18 @@ def apply_filter(name, images, sigmas=(1.0, 2.0)):
     if name == "dog":
         return difference_of_gaussians(images, sigmas)
     raise ValueError(f"unknown input filter {name!r}; known: {', '.join(FILTERS)}")
+
+
+def _taps(sigma):
+    # scipy's gaussian_filter: a kernel of radius int(4 sigma + 0.5) per axis
+    return 2 * int(4.0 * sigma + 0.5) + 1
+
+
+def filter_macs(name, image_shape, sigmas=(1.0, 2.0)):
+    """Multiply-accumulates of the filter ``name`` on one image of ``image_shape``
+    ``(H, W, C)``: the difference of Gaussians is two separable blurs (one pass
+    per spatial axis, a MAC per tap) and a subtraction per value."""
+    if name == "none":
+        return 0
+    values = int(np.prod(image_shape))
+    return values * (sum(2 * _taps(s) for s in sigmas) + 1)

@@ -452,6 +452,7 @@ def compare(config, model, runs, data, dt):
     the time step the backends ran with)."""
     from .encodings import get_encoding
     from .harness import compare as compare_runs
+    from .input_filter import filter_macs
     from .metrics import parse_synapse
 
     coded = data.events is None and get_encoding(config.encoding).spiking
@@ -459,7 +460,9 @@ def compare(config, model, runs, data, dt):
                         parse_synapse(config.output_synapse), dt=dt, last_k=config.last_k,
                         reference=config.reference_backend, readout=config.readout,
                         decision_margin=config.decision_margin,
-                        encoded_pixels=int(np.prod(data.images.shape[1:])) if coded else 0)
+                        encoded_pixels=int(np.prod(data.images.shape[1:])) if coded else 0,
+                        filter_macs=filter_macs(config.input_filter, data.images.shape[1:],
+                                                config.dog_sigma))
 
 
 def run_noise(config, model, data, log=print):

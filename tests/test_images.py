@@ -292,3 +292,17 @@ def test_noise_on_event_data_is_one_line(capsys, tmp_path, data_dir):
                            "gaussian:0.1", "--out", str(tmp_path / "o"))
     assert_one_line_error(status, err, "--test-noise is for still images; mnist-saccades "
                           "streams events: leave it out")
+
+
+def test_the_filter_is_charged_to_every_backend_once_per_image():
+    """Its cost is counted where it is paid: once per image, on the host, for the
+    ANN and the chip alike (two separable blurs of 9 and 17 taps: 53 MACs a value)."""
+    from nengo_vision import energy
+    from nengo_vision.input_filter import filter_macs
+
+    macs = filter_macs("dog", (64, 64, 3), (1.0, 2.0))
+    assert macs == 64 * 64 * 3 * (2 * 9 + 2 * 17 + 1)
+    assert filter_macs("none", (64, 64, 3)) == 0
+    ann = energy.ann_account(1000, macs)
+    assert ann.total_joules == pytest.approx((1000 + macs) * energy.FLOAT_MAC)
+    assert [t.name for t in energy.ann_account(1000).terms] == ["macs"]
