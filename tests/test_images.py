@@ -210,6 +210,9 @@ def test_accuracy_against_noise_for_every_backend(data_dir, tmp_path):
         assert result.noise["salt-pepper:0.6"][name]["accuracy"] < b.accuracy - 0.3
     out = result.write(tmp_path / "report")
     assert (out / "noise.png").is_file() and "salt-pepper:0.6" in (out / "noise.csv").read_text()
+    report = (out / "report.md").read_text()
+    assert "](noise.png)" in report and "](class_outputs.png)" in report
+    assert "| salt-pepper:0.6 |" in report
 
 
 # ---------------------------------------------------------------- bad files: one line

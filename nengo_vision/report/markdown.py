@@ -320,6 +320,21 @@ def cost_section(result):
     return out
 
 
+def _noise_section(result, plots):
+    """Accuracy of every backend on the test inputs with each noise."""
+    names = list(result.backends)
+    rows = [["none"] + [_pct(result.backends[n].accuracy) for n in names]]
+    rows += [[label] + [_pct(per[n]["accuracy"]) if n in per else "-" for n in names]
+             for label, per in result.noise.items()]
+    out = ["## Accuracy against noise", "",
+           "The same test inputs with noise added (seeded per sample; noisy pixels "
+           "clipped to 0-1, then the input filter if any), each backend on as many "
+           "samples as in the clean run.", ""]
+    if "noise.png" in plots:
+        out += ["![accuracy against noise](noise.png)", ""]
+    return out + [_md_table(["noise"] + names, rows), ""]
+
+
 def closing_sections(result, plots):
     out = ["## Confusion matrices", ""]
     if "confusion.png" in plots:
@@ -328,6 +343,16 @@ def closing_sections(result, plots):
         "Row: the true class; column: the predicted one. Counts per backend are in "
         "`confusion.csv`.",
         "",
+    ]
+    if "class_outputs.png" in plots:
+        out += ["## The output neurons, one sample per class", "",
+                "![output neurons per class](class_outputs.png)", "",
+                "Each output neuron of the spiking network over time, filtered, for the "
+                "first test sample of each class (seed 002's Fig. 6); the title says "
+                "what the network read.", ""]
+    if result.noise:
+        out += _noise_section(result, plots)
+    out += [
         "## Files",
         "",
         "`results.json` (everything above, and the settings), `traces.npz` (every "
