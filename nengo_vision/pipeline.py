@@ -85,7 +85,7 @@ def load_data(config, log=print):
         )
     options = getattr(dataset, "options", ())
     for name in ("classes", "image_size"):
-        if Config.settings()[name].is_set(config) and getattr(config, name) is not None \
+        if getattr(Config, name).is_set(config) and getattr(config, name) is not None \
                 and name not in options:
             raise ConfigError(
                 f"{config.label(name)} is for data sets that take it "
@@ -93,7 +93,7 @@ def load_data(config, log=print):
                 f"does not: leave it out"
             )
     for name in ("input_filter", "test_noise"):
-        if dataset.n_steps and Config.settings()[name].is_set(config) and getattr(
+        if dataset.n_steps and getattr(Config, name).is_set(config) and getattr(
                 config, name) not in ("none", []):
             raise ConfigError(f"{config.label(name)} is for still images; {dataset.name} "
                               f"streams events: leave it out")

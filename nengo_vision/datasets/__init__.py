@@ -46,6 +46,30 @@ class Splits:
     n_test_total: int = None
 
 
+def progress_bar(what, show, unit="recording"):
+    """A wrapper that shows a progress bar ``what`` over an iterable of ``unit``s
+    (nothing where ``show`` is False)."""
+    from tqdm.auto import tqdm
+
+    def wrap(iterable):
+        return tqdm(iterable, desc=what, unit=unit, mininterval=2, disable=not show)
+
+    return wrap
+
+
+def keras_download(load_data, what, advice):
+    """``load_data()`` of ``tf.keras.datasets``, or a DataError: offline, every
+    failure (urllib raises several types) means "no data", and ``advice`` says
+    where to point the run instead."""
+    from ..errors import DataError
+
+    try:
+        return load_data()
+    except Exception as e:
+        raise DataError(f"cannot download {what} ({type(e).__name__}); offline, {advice}") \
+            from None
+
+
 def spike_value(dataset):
     """The value one input event has for a step here (an event data set's
     ``event_gain``), or None where the data set's samples are held as values."""

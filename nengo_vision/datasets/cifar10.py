@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from . import Dataset, Splits, register_dataset
+from . import Dataset, Splits, keras_download, register_dataset
 from .mnist import DATA_ENV
 
 #: the official class names, in label order (``batches.meta``)
@@ -101,13 +101,10 @@ def cifar_folder(data_dir):
 def _download():
     import tensorflow as tf
 
-    try:
-        (x_train, y_train), (x_test, y_test) = tf.keras.datasets.cifar10.load_data()
-    except Exception as e:  # urllib raises several types; all mean "no data"
-        raise DataError(
-            f"cannot download CIFAR-10 ({type(e).__name__}); offline, pass --data-dir DIR "
-            f"where DIR holds {FOLDER}/ (unpacked from cifar-10-python.tar.gz)"
-        ) from None
+    (x_train, y_train), (x_test, y_test) = keras_download(
+        tf.keras.datasets.cifar10.load_data, "CIFAR-10",
+        f"pass --data-dir DIR where DIR holds {FOLDER}/ (unpacked from "
+        f"cifar-10-python.tar.gz)")
     return x_train, y_train.ravel(), x_test, y_test.ravel()
 
 

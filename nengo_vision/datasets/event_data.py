@@ -30,7 +30,7 @@ import numpy as np
 
 from .._io import atomic_path, locked
 from ..errors import DataError
-from . import Dataset, Splits, register_dataset
+from . import Dataset, Splits, progress_bar, register_dataset
 
 #: The input value one event carries: frames of lit pixels then reach ~1
 #: (a lit pixel-polarity sees ~10 events in 300 ms).
@@ -126,15 +126,6 @@ class EventDataset(Dataset):
     output_synapse = 0.01
 
 
-def _progress(what, show):
-    from tqdm.auto import tqdm
-
-    def wrap(iterable):
-        return tqdm(iterable, desc=what, unit="recording", mininterval=2, disable=not show)
-
-    return wrap
-
-
 @register_dataset
 class MNISTSaccades(EventDataset):
     """Events made from MNIST digits moved in N-MNIST's three saccades (:mod:`.saccades`)."""
@@ -155,9 +146,9 @@ class MNISTSaccades(EventDataset):
         n_test = min(n_test or len(mnist.x_test), len(mnist.x_test))
         weights = bin_weights(n_steps or self.n_steps, input_synapse, self.event_gain)
         train = made_frames(mnist.x_train[:n_train], mnist.y_train[:n_train], cache_dir,
-                            weights, progress=_progress("making training events", progress))
+                            weights, progress=progress_bar("making training events", progress))
         test = mnist_saccades(mnist.x_test[:n_test], mnist.y_test[:n_test], cache_dir,
-                              progress=_progress("making test events", progress))
+                              progress=progress_bar("making test events", progress))
         return Splits(
             train, mnist.y_train[:n_train], event_frames(test, weights), test.labels,
             source=f"events made from {mnist.source}", test_events=test,
@@ -191,9 +182,9 @@ class NMNIST(EventDataset):
         # (all 60,000 recordings' events at once would take gigabytes)
         files = nmnist_files(data_dir, "train", limit=n_train, classes=self.classes)
         train = np.empty((len(files),) + tuple(self.input_shape), np.float32)
-        for i, (path, _) in enumerate(_progress("reading Train", progress)(files)):
+        for i, (path, _) in enumerate(progress_bar("reading Train", progress)(files)):
             train[i] = frame_of(read_sensor_file(path, shape), shape, weights)
-        test = read_nmnist_folder(data_dir, "test", progress=_progress("reading Test", progress),
+        test = read_nmnist_folder(data_dir, "test", progress=progress_bar("reading Test", progress),
                                   limit=n_test, shape=shape, classes=self.classes)
         return Splits(
             train, np.array([label for _, label in files]), event_frames(test, weights),

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from . import Dataset, Splits, register_dataset
+from . import Dataset, Splits, progress_bar, register_dataset
 
 #: image file suffixes read (Keras's ``image_dataset_from_directory`` takes these)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -142,15 +142,6 @@ def _shuffled(pairs, seed, which):
     return [pairs[i] for i in order]
 
 
-def _progress(what, show):
-    from tqdm.auto import tqdm
-
-    def wrap(iterable):
-        return tqdm(iterable, desc=what, unit="image", mininterval=2, disable=not show)
-
-    return wrap
-
-
 @register_dataset
 class ImageFolder(Dataset):
     """Images from ``--data-dir DIR``, one sub-folder per class (see the module)."""
@@ -213,7 +204,7 @@ class ImageFolder(Dataset):
         totals = len(train), len(test)
         train, test = train[:n_train], test[:n_test]
         files = [f for f, _ in train + test]
-        x = read_images(files, image_size, _progress("reading images", progress))
+        x = read_images(files, image_size, progress_bar("reading images", progress, "image"))
         self.input_shape = tuple(x.shape[1:])
         self.classes = tuple(names)
         return Splits(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from . import Dataset, Splits, register_dataset
+from . import Dataset, Splits, keras_download, register_dataset
 
 #: Environment variable naming a folder that holds the data files.
 DATA_ENV = "NENGO_VISION_DATA"
@@ -93,13 +93,9 @@ def check_arrays(arrays, path):
 def _download():
     import tensorflow as tf
 
-    try:
-        (x_train, y_train), (x_test, y_test) = tf.keras.datasets.mnist.load_data()
-    except Exception as e:  # urllib raises several types; all mean "no data"
-        raise DataError(
-            f"cannot download MNIST ({type(e).__name__}); offline, pass --data-dir DIR "
-            f"or set {DATA_ENV}=DIR, where DIR holds mnist.npz"
-        ) from None
+    (x_train, y_train), (x_test, y_test) = keras_download(
+        tf.keras.datasets.mnist.load_data, "MNIST",
+        f"pass --data-dir DIR or set {DATA_ENV}=DIR, where DIR holds mnist.npz")
     return dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
 
 

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from . import Splits, register_dataset
+from . import Splits, progress_bar, register_dataset
 from .event_data import (
-    EVENT_GAIN, EVENT_STEPS, INPUT_SYNAPSE, EventDataset, _progress, bin_weights,
+    EVENT_GAIN, EVENT_STEPS, INPUT_SYNAPSE, EventDataset, bin_weights,
     event_frames, frame_of,
 )
 
@@ -172,9 +172,9 @@ class NCaltech101(EventDataset):
         weights = bin_weights(n_steps or self.n_steps, input_synapse, self.event_gain)
         # training needs frames only: each recording becomes one as it is read
         x_train = np.empty((len(train),) + tuple(self.input_shape), np.float32)
-        for i, (path, _) in enumerate(_progress("reading training", progress)(train)):
+        for i, (path, _) in enumerate(progress_bar("reading training", progress)(train)):
             x_train[i] = frame_of(read_pooled(path), POOLED_SHAPE, weights)
-        recordings = [read_pooled(path) for path, _ in _progress("reading test", progress)(test)]
+        recordings = [read_pooled(path) for path, _ in progress_bar("reading test", progress)(test)]
         test_events = EventSet.from_recordings(recordings, [label for _, label in test],
                                                POOLED_SHAPE)
         self.classes = tuple(names)
