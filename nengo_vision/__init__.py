@@ -26,7 +26,7 @@ from .errors import (
 from .pipeline import run
 from .result import Result
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "BackendError", "Config", "ConfigError", "DataError", "ModelError",

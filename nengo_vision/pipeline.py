@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._logging import info
 from .config import Config
 from .defaults import RATE_WEIGHT
 from .errors import ConfigError
@@ -67,7 +68,7 @@ class Data:
         return _filtered(config, noisy)
 
 
-def load_data(config, log=print):
+def load_data(config, log=info):
     """Load ``config.dataset``, cut it to ``n_train`` and ``n_test``, and pass the
     images through ``config.input_filter``.
 
@@ -225,7 +226,7 @@ def model_spec(config, data):
     return spec
 
 
-def model_settings(config, spec, log=print):
+def model_settings(config, spec, log=info):
     """``config`` with the settings a pretrained model fixes (a NIR graph's
     synapses, readout filter and time step), where the run does not give them;
     its reference backend becomes a spiking one (there is no ANN to compare with)."""
@@ -315,13 +316,20 @@ def check(config, spec, data):
     network can be written to NIR where it is to be (``export_nir``, the
     ``norse`` backend), and (for chip backends) the placement of the untrained
     network on ``config.chips`` chips. (Call
-    :func:`preflight` first: :func:`run` does.)"""
+    :func:`preflight` first: :func:`run` does.)
+
+    Returns
+    -------
+    dict
+        ``memory_bytes``: the run's estimated peak memory; ``placement``: the
+        :class:`.partition.Placement` found (None without a chip backend).
+    """
     from .backends import get_backend
     from .deploy import deployable
     from .memory import check_memory
 
     model = spec.build(activation(config, spec))
-    check_memory(config, model, data)
+    found = dict(memory_bytes=check_memory(config, model, data), placement=None)
     check_budget_layers(config, spec, model)
     folded = deployable(model)  # what will run: refuses what cannot be folded
     if config.target_rate:
@@ -339,11 +347,13 @@ def check(config, spec, data):
     if any(get_backend(name).needs_chip for name in config.backends):
         from .backends.loihi import check_placement
 
-        check_placement(folded, synapse=config.synapse, spike_input=spike_input(config),
-                        chips=config.chips)
+        found["placement"] = check_placement(folded, synapse=config.synapse,
+                                             spike_input=spike_input(config),
+                                             chips=config.chips)
+    return found
 
 
-def train(config, data, spec=None, log=print):
+def train(config, data, spec=None, log=info):
     """Train the model (or load it from the cache), then calibrate if asked.
 
     The trained model is returned in the form that runs on Loihi
@@ -411,7 +421,7 @@ def train(config, data, spec=None, log=print):
     return model, training
 
 
-def context(config, model, data, log=print):
+def context(config, model, data, log=info):
     """The :class:`.RunContext` the backends run ``model`` with: the settings
     they need, and the neurons every backend records (chosen once, on the test
     images, so that all record the same)."""
@@ -429,7 +439,7 @@ def context(config, model, data, log=print):
     )
 
 
-def run_backends(config, model, data, log=print):
+def run_backends(config, model, data, log=info):
     """Run the test digits through every configured backend.
 
     Returns
@@ -468,7 +478,7 @@ def compare(config, model, runs, data, dt):
                                                 config.dog_sigma))
 
 
-def run_noise(config, model, data, log=print):
+def run_noise(config, model, data, log=info):
     """Every backend again on the test inputs with each noise of
     ``config.test_noise`` (:meth:`Data.noisy`): ``{"kind:level": {backend:
     {"accuracy", "n_test"}}}``, each backend on as many samples as in the clean run."""
@@ -488,7 +498,7 @@ def run_noise(config, model, data, log=print):
     return out
 
 
-def evaluate(config, model, data, training, spec=None, log=print):
+def evaluate(config, model, data, training, spec=None, log=info):
     """Run the backends on a trained model and compare them: a :class:`.Result`."""
     from .result import Result
 
@@ -519,7 +529,7 @@ def evaluate(config, model, data, training, spec=None, log=print):
     )
 
 
-def run(config=None, log=print, **settings):
+def run(config=None, log=info, **settings):
     """Run the whole pipeline: the library's main job.
 
     Parameters
@@ -527,8 +537,8 @@ def run(config=None, log=print, **settings):
     config : Config, optional
         The settings (default: ``Config(**settings)``).
     log : callable
-        Receives a line for the user at each stage (``print``; ``lambda s: None``
-        for silence).
+        Receives a line for the user at each stage (default: the ``nengo_vision``
+        logger at INFO level; ``print`` to see them; ``lambda s: None`` for silence).
     **settings
         Settings to change from ``config`` (or from the defaults).
 
@@ -555,7 +565,7 @@ def run(config=None, log=print, **settings):
     return evaluate(config, model, data, training, spec=spec, log=log)
 
 
-def export_nir(config, model, path=None, log=print):
+def export_nir(config, model, path=None, log=info):
     """Write ``model`` (trained, as :func:`train` returns it) as a NIR graph, with
     the synapses, readout filter and input of ``config`` (``path``:
     ``config.export_nir``). Returns the lines NIR could not say: logged, or

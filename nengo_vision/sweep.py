@@ -41,6 +41,7 @@ import types
 from pathlib import Path
 
 from ._io import atomic_path, check_writable, write_text
+from ._logging import info
 from .config import Config
 from .errors import ConfigError, NengoVisionError
 
@@ -324,7 +325,7 @@ def _client(workers, scheduler):
     return Cluster(workers=workers, scheduler=scheduler).client()
 
 
-def sweep(config, grid, folder, workers=None, scheduler=None, log=print):
+def sweep(config, grid, folder, workers=None, scheduler=None, log=info):
     """Run ``config`` at every point of ``grid`` and tabulate what each gains and costs.
 
     Parameters
@@ -425,11 +426,11 @@ def sweep(config, grid, folder, workers=None, scheduler=None, log=print):
 # ----------------------------------------------------------------- command line
 
 
-def make_parser():
-    from .convert import OneLineParser, add_setting_options
+def make_parser(prog=PROG):
+    from .cli import OneLineParser, add_setting_options, add_verbosity
 
     parser = OneLineParser(
-        prog=PROG,
+        prog=prog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=textwrap.fill(
             "Run the main job at every point of a grid of settings (each --grid "
@@ -459,24 +460,28 @@ def make_parser():
     ))
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         default=argparse.SUPPRESS, help="hide the progress bar")
+    add_verbosity(parser)
     return parser
 
 
-def main(argv=None):
-    """The command line; returns the exit status."""
+def main(argv=None, prog=PROG):
+    """The command line (``nengo-vision sweep``); returns the exit status."""
+    from .cli import setup_logging
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        options = vars(make_parser().parse_args(argv))
+        options = vars(make_parser(prog).parse_args(argv))
+        setup_logging(options.pop("verbosity", 0))
         grid = parse_grid(options.pop("grid"))
         folder = options.pop("out")
         workers, scheduler = options.pop("workers", None), options.pop("scheduler", None)
         config = Config.from_options(**options)
         rows = sweep(config, grid, folder, workers=workers, scheduler=scheduler)
     except NengoVisionError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return e.exit_status
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; run the same command again to resume", file=sys.stderr)
+        print(f"{prog}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     front = [r for r in rows if r["front_energy"]]
     print(f"\n{len(rows)} rows in {folder}/sweep.csv; the front of accuracy against energy:")

@@ -107,9 +107,11 @@ def test_every_setting_is_an_option_with_its_help():
             default = setting.default
             shown = ",".join(default) if isinstance(default, list) else default
             assert options[name].help.endswith(f"(default: {shown})"), name
-    assert parser.parse_args([]) == argparse.Namespace(out=None)  # every default is Config's
+    # every default is Config's (the command's own options aside)
+    assert parser.parse_args([]) == argparse.Namespace(out=None, config_file=None,
+                                                       save_config=None)
     args = vars(parser.parse_args(["--n-test", "7", "--synapse", "none", "--retrain"]))
-    assert args.pop("out") is None
+    assert [args.pop(k) for k in ("out", "config_file", "save_config")] == [None] * 3
     assert nv.Config(**args) == nv.Config(n_test=7, synapse=None, retrain=True)
 
 
