@@ -142,7 +142,7 @@ def text(value):
 
 def folder(value):
     """A folder path, or None for the default."""
-    if value is None:
+    if value is None or value == "none":  # "none": how TOML says None
         return None
     if not isinstance(value, (str, Path)) or not str(value):
         raise ValueError(f"must be a folder path, got {value!r}")
@@ -228,7 +228,7 @@ def budget(value):
 
 
 def address(value):
-    if value is None:
+    if value is None or value == "none":
         return None
     value = text(value)
     if "://" not in value and ":" not in value:
@@ -318,6 +318,24 @@ def noise_list(value):
     return out
 
 
+def _jsonable(value):
+    """``value`` with tuples as lists, for JSON and TOML (the checks take both)."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _frozen(value):
+    """``value`` made hashable (lists and dicts as tuples), for :meth:`Config.__hash__`."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    return value
+
+
 # ---------------------------------------------------------------- settings
 
 
@@ -355,14 +373,27 @@ class Setting:
     def __get__(self, instance, owner):
         if instance is None:
             return self
-        value = instance.__dict__.get(self.name, self.default)
+        if self.name in instance.__dict__:
+            value = instance.__dict__[self.name]
+        elif self.name in instance._filled:  # a data set's or model's default
+            value = instance._filled[self.name][0]
+        else:
+            value = self.default
         # a copy, so that appending to config.backends can neither skip the
         # check nor change the default of every other Config
         return value.copy() if isinstance(value, (list, dict)) else value
 
     def is_set(self, instance):
-        """True if ``instance`` was given a value for this setting."""
+        """True if ``instance`` was given a value for this setting (not one
+        filled in from a data set's or model's default)."""
         return self.name in instance.__dict__
+
+    def source(self, instance):
+        """Where ``instance``'s value comes from: ``"given"``, ``"default"``, or
+        what filled it in (``"data set mnist-saccades"``, ``"model vgg_mnist"``)."""
+        if self.is_set(instance):
+            return "given"
+        return instance._filled.get(self.name, (None, "default"))[1]
 
     def __set__(self, instance, value):
         try:
@@ -676,8 +707,11 @@ class Config:
 
     #: how errors name settings: "setting" (``n_steps``) or "option" (``--n-steps``)
     _spelling = "setting"
+    #: settings filled in from a data set's or model's default: name → (value, source)
+    _filled = {}
 
     def __init__(self, **settings):
+        object.__setattr__(self, "_filled", {})
         for name, value in settings.items():
             if not isinstance(getattr(type(self), name, None), Setting):
                 raise ConfigError(
@@ -711,28 +745,154 @@ class Config:
         return {k: v for k, v in vars(cls).items() if isinstance(v, Setting)}
 
     def to_dict(self):
-        """Every setting's value (lists and dicts copied)."""
+        """Every setting's value as the run uses it (lists and dicts copied),
+        whether given, filled in or default; :meth:`record` also says which."""
         out = {}
         for name in self.settings():
             value = getattr(self, name)
             out[name] = value.copy() if isinstance(value, (list, dict)) else value
         return out
 
+    def given(self):
+        """The settings this config was given: name → value, in declaration order."""
+        return {name: getattr(self, name) for name in self.settings() if name in self.__dict__}
+
+    def sources(self):
+        """Name → where each setting's value comes from (:meth:`Setting.source`)."""
+        return {name: setting.source(self) for name, setting in self.settings().items()}
+
     def replace(self, **changes):
-        """A copy with ``changes`` applied (each checked); settings this config
-        leaves at their defaults stay so."""
+        """A copy with ``changes`` given (each checked); settings this config
+        leaves at their defaults, or has filled in, stay so."""
         copy = type(self)()
         copy.__dict__.update(self.__dict__)  # values already checked, and the spelling
+        object.__setattr__(copy, "_filled", dict(self._filled))
         for name, value in changes.items():
             setattr(copy, name, value)
         return copy
 
+    def fill(self, source, **defaults):
+        """A copy whose settings not given take ``defaults`` (each checked) as
+        ``source``'s own (``"data set mnist-saccades"``): they keep being "not
+        given", so :meth:`record` tells them apart, and a run from the record
+        fills them in again. Settings that were given keep their values."""
+        copy = self.replace()
+        for name, value in defaults.items():
+            setting = self.settings()[name]
+            if setting.is_set(self):
+                continue
+            try:
+                copy._filled[name] = (setting.check(value), source)
+            except ValueError as e:  # ours, not the user's: a defect to see
+                raise ValueError(f"{source} fills Config.{name} {e}") from None
+        return copy
+
+    # ------------------------------------------------------------ records
+
+    def record(self):
+        """This config as plain JSON types (``results.json``'s ``config``).
+
+        ``given``: the settings given, as given; ``filled``: those a data set or
+        model filled in, each with its ``value`` and where it came ``from``;
+        ``values``: every setting's value as the run used it.
+        :meth:`from_dict` reads it back into an equal Config.
+        """
+        return dict(
+            given=_jsonable(self.given()),
+            filled={name: dict(value=_jsonable(value), **{"from": source})
+                    for name, (value, source) in self._filled.items()
+                    if not self.settings()[name].is_set(self)},
+            values=_jsonable(self.to_dict()),
+        )
+
+    @classmethod
+    def from_dict(cls, d):
+        """A Config from :meth:`record`'s dict (``results["config"]``), or from
+        a plain ``{setting: value}`` dict (a TOML file's, all given).
+
+        Each value is checked as if set; an unknown setting is a ConfigError
+        naming it, so that a record from a newer version is not silently cut.
+        """
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a table of settings, got {type(d).__name__}")
+        if "given" in d and isinstance(d["given"], dict):
+            config = cls(**d["given"])
+            for name, entry in (d.get("filled") or {}).items():
+                if name not in cls.settings():
+                    raise ConfigError(f"Config has no setting {name!r} (filled in the "
+                                      f"record); settings: {', '.join(cls.settings())}")
+                config = config.fill(entry["from"], **{name: entry["value"]})
+            return config
+        return cls(**d)
+
+    @classmethod
+    def from_toml(cls, path):
+        """A Config from a TOML file of settings (same names as here), all given.
+
+        The errors say which file: one line, never a traceback from the file.
+        """
+        import tomllib
+
+        path = Path(path)
+        try:
+            with open(path, "rb") as f:
+                table = tomllib.load(f)
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+        table = {k.replace("-", "_"): v for k, v in table.items()}
+        try:
+            return cls.from_dict(table)
+        except ConfigError as e:
+            raise ConfigError(f"config file {path}: {e}") from None
+
+    def to_toml(self):
+        """The settings given, as TOML text :meth:`from_toml` reads back (None
+        is written ``"none"``, which every setting that can be off accepts)."""
+        import tomli_w
+
+        def plain(value):
+            if value is None:
+                return "none"
+            if isinstance(value, (list, tuple)):
+                return [plain(v) for v in value]
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            return value
+
+        header = ("# nengo_vision settings (see nengo_vision.Config); give them with\n"
+                  "# nengo-vision run --config FILE. Settings not here take their defaults.\n")
+        return header + tomli_w.dumps({k: plain(v) for k, v in _jsonable(self.given()).items()})
+
+    def save_toml(self, path):
+        """Write :meth:`to_toml` to ``path`` atomically."""
+        from ._io import write_text
+
+        write_text(Path(path), self.to_toml())
+
+    # ------------------------------------------------------------ identity
+
+    def _identity(self):
+        filled = {k: v for k, v in self._filled.items() if not self.settings()[k].is_set(self)}
+        return (_frozen(self.given()), _frozen(filled))
+
     def __repr__(self):
-        changed = {k: v for k, v in self.to_dict().items() if v != self.settings()[k].default}
-        return "Config(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")"
+        given = ", ".join(f"{k}={v!r}" for k, v in self.given().items())
+        filled = {k: v for k, v in self._filled.items() if not self.settings()[k].is_set(self)}
+        if not filled:
+            return f"Config({given})"
+        said = ", ".join(f"{k}={v!r} ({source})" for k, (v, source) in filled.items())
+        return f"Config({given}) filled in: {said}"
 
     def __eq__(self, other):
-        return isinstance(other, Config) and self.to_dict() == other.to_dict()
+        """Equal if the same settings were given the same values, and the same
+        were filled in alike: ``Config(n_steps=30)`` is not ``Config()``, as a
+        data set's own default replaces only the latter's."""
+        return isinstance(other, Config) and self._identity() == other._identity()
+
+    def __hash__(self):
+        return hash(self._identity())
 
     # ------------------------------------------------------------ joint checks
 

@@ -155,7 +155,10 @@ def presentation(config, data):
         changes["output_synapse"] = data.dataset.output_synapse
     if data.dataset.n_steps and not Config.n_steps.is_set(config):
         changes["n_steps"] = data.dataset.n_steps
-    return config.replace(**changes) if changes else config
+    if not Config.model.is_set(config):
+        changes["model"] = data.dataset.default_model
+    # filled in, not given: the record says so, and a run from it fills them again
+    return config.fill(f"data set {data.dataset.name}", **changes) if changes else config
 
 
 def inputs(config, data):
@@ -240,7 +243,7 @@ def model_settings(config, spec, log=print):
            if "reference" in changes else "")
         + ("fine-tuned for the epochs given" if Config.epochs.is_set(config)
            else "not trained (give --epochs to fine-tune)"))
-    return config.replace(**changes)
+    return config.fill(f"model {spec.name}", **changes)
 
 
 def spike_input(config):
@@ -539,10 +542,12 @@ def run(config=None, log=print, **settings):
     preflight(config)
     data = load_data(config, log=log)
     if len(data.labels) < config.n_test:  # a small test set, taken whole
-        config = config.replace(n_test=len(data.labels))
+        config = config.fill(f"data set {data.dataset.name}", n_test=len(data.labels))
     spec = model_spec(config, data)
     # the model's settings first: a NIR graph's synapses win over the data set's
     config = presentation(model_settings(config, spec, log=log), data)
+    if not Config.train_noise.is_set(config):
+        config = config.fill(f"model {spec.name}", train_noise=spec.train_noise or 0.0)
     check(config, spec, data)
     model, training = train(config, data, spec=spec, log=log)
     if config.export_nir:

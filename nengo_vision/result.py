@@ -406,6 +406,8 @@ class Result:
             model=self.model,
             model_source=self.model_source,
             dataset=self.dataset,
+            # every setting, and which were given: Config.from_dict(this) runs it again
+            config=c.record(),
             classes=list(self.classes),
             input_filter=dict(name=c.input_filter, sigmas=list(c.dog_sigma))
             if c.input_filter != "none" else None,

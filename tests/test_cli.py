@@ -33,7 +33,10 @@ DATA = Path(__file__).parent / "data"
 
 
 def key_tree(d, path=""):
-    """The keys of a nested dict (a run's training history aside), values left out."""
+    """The keys of a nested dict, values left out; a run's training history and
+    the settings given or filled in (which vary by run) aside."""
+    if path in ("config.given", "config.filled") or path.startswith("config.values."):
+        return None
     if isinstance(d, dict) and path != "training.history":
         return {k: key_tree(v, f"{path}.{k}" if path else k) for k, v in d.items()}
     return None
