@@ -5,6 +5,8 @@ in both with their differences (``nengo-vision compare RUN_A RUN_B``)::
     print(c.to_text())
     c.write("a-vs-b.md")                      # c.to_markdown()
 
+:func:`compare_and_write` is the command line's part in one call.
+
 The settings come from each run's :meth:`.Config.record`: a setting's value, and
 whether the run gave it, had it filled (by the data set or the model), or left
 it at its default. The data set and the model come first, as a difference
@@ -108,6 +110,9 @@ MEASURES = {
     "seconds": ("wall time (s)", "{:,.2f}"),
 }
 
+#: the measures whose change is also given relative to A's value
+RELATIVE = ("spikes", "synops", "energy_uj", "seconds")
+
 
 @dataclass
 class BackendComparison:
@@ -142,7 +147,9 @@ class BackendComparison:
         return None if diff is None else abs(diff) > 2 * self.accuracy_stderr
 
     def rows(self):
-        """``[measure, A, B, B − A]`` as text, one per measure either run has."""
+        """``[measure, A, B, B − A]`` as text, one per measure either run has
+        (the change in spikes, synaptic operations, energy and seconds also
+        relative to A's)."""
         out = []
         for measure, (label, fmt) in MEASURES.items():
             values = [getattr(f, measure) if f is not None else None for f in (self.a, self.b)]
@@ -157,6 +164,8 @@ class BackendComparison:
             else:
                 cells = ["—" if v is None else fmt.format(v) for v in values]
                 change = "—" if diff is None else _signed(fmt, diff)
+                if diff is not None and measure in RELATIVE and values[0]:
+                    change += f" ({diff / values[0] * 100:+.1f} %)"
             out.append([label, *cells, change])
         return out
 
@@ -325,9 +334,19 @@ def compare_runs(a, b):
                                                  "its hash"))
     return RunComparison(
         names=(name_a or "A", name_b or "B"),
-        about=tuple(f"{r.model} on {r.dataset}, run {r.date} ({r.machine})" for r in (ra, rb)),
+        about=tuple(f"{r.model} on {r.dataset}, run {r.date} on {r.machine}" for r in (ra, rb)),
         settings=settings,
         backends=[BackendComparison(
             n, *(Figures.of(r.backends[n]) if n in r.backends else None for r in (ra, rb)))
             for n in names],
     )
+
+
+def compare_and_write(a, b, out=None):
+    """What ``nengo-vision compare RUN_A RUN_B [--out FILE]`` does: compare the
+    runs (:func:`compare_runs`), write the Markdown to ``out`` if given, and
+    return the text for the terminal."""
+    comparison = compare_runs(a, b)
+    if out is not None:
+        comparison.write(out)
+    return comparison.to_text()
