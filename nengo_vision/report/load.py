@@ -58,7 +58,7 @@ def _older(path, missing):
                      f"{missing}; run it again to read it back")
 
 
-def _backend_run(name, b, arrays, recording, config, dt):
+def _backend_run(name, b, arrays, recording, dt):
     """The raw :class:`.BackendRun` of backend ``name`` (its :class:`.BackendResult` ``b``)."""
     from ..backends.base import BackendRun
 
@@ -69,10 +69,15 @@ def _backend_run(name, b, arrays, recording, config, dt):
     # the rates as :class:`.backends.base.Collector` computes them from the counts
     seconds = n * n_steps * dt
     rates = {layer: float(c.sum() / (len(c) * seconds)) for layer, c in counts.items()}
-    # a backend that recorded no spikes (the ANN) holds empty rasters, as it ran
-    rasters = {layer: arrays.get(f"{name}/raster/{layer}",
-                                 np.zeros((0, n_steps, len(idx)), np.uint8))
-               for layer, idx in recording.raster.items()}
+    # traces.npz leaves out empty rasters: a rate backend (the ANN) held them
+    # empty for every recorded layer; a spiking one without them (norse) held none
+    rasters = {}
+    for layer, idx in recording.raster.items():
+        key = f"{name}/raster/{layer}"
+        if key in arrays:
+            rasters[layer] = arrays[key]
+        elif not b.spiking:
+            rasters[layer] = np.zeros((0, n_steps, len(idx)), np.uint8)
     prefix = f"{name}/step_counts/"
     steps = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
     return BackendRun(
@@ -164,7 +169,7 @@ def load_result(folder):
             raise DataError(f"{npz} has no traces of {', '.join(missing)}; write the report "
                             f"again from the run, or run it again")
         for name, b in backends.items():
-            b.run = _backend_run(name, b, arrays, recording, config, results["dt"])
+            b.run = _backend_run(name, b, arrays, recording, results["dt"])
         ops = results["operations"]
         comparison = Comparison(
             backends=backends, agreement=results["agreement"],
