@@ -14,7 +14,7 @@ from nengo_vision.energy import EnergyAccount
 from nengo_vision.errors import DataError, ModelError
 from nengo_vision.metrics import readout_scores
 from nengo_vision.report.compare import (
-    BackendComparison, Figures, SettingDifference, compare_and_write,
+    BackendComparison, Figures, SettingDifference, compare_and_write, setting_differences,
 )
 from nengo_vision.report.load import load_result, rewrite_report
 from nengo_vision.result import BackendResult, Decision, Latency, Placement, TraceError
@@ -197,6 +197,20 @@ def test_a_run_compared_with_itself_differs_in_nothing(runs):
     assert all(x.difference("accuracy") == 0 and x.difference("seconds") == 0
                for x in c.backends)
     assert "The settings are the same." in c.to_text()
+
+
+def test_the_data_set_and_the_model_come_first_and_say_where_they_came_from():
+    a = nv.Config(synapse=0.005, n_test=50)
+    b = nv.Config(dataset="mnist-saccades", n_test=50).fill(
+        "data set mnist-saccades", model="scnn_nmnist", input_synapse=0.01)
+    diffs = setting_differences(a, b)
+    assert diffs[:2] == [
+        SettingDifference("dataset", "mnist", "mnist-saccades", "default", "given"),
+        SettingDifference("model", "scnn_mnist", "scnn_nmnist", "default",
+                          "filled from data set mnist-saccades"),
+    ]
+    assert {d.name for d in diffs[2:]} == {"input_synapse", "synapse"}
+    assert setting_differences(a, a) == []
 
 
 def test_a_backend_in_one_run_only_has_no_differences():
