@@ -12,7 +12,9 @@ The library::
 :class:`Config` holds every setting; :mod:`.pipeline` runs the stages (data →
 model → train → calibrate → place → backends → compare); :class:`Result` is
 what they produce; :mod:`nengo_vision.plots` draws it on matplotlib ``Axes``;
-``nv.sweep(config, grid, folder)`` runs a grid of settings (:mod:`.sweep`).
+``nv.sweep(config, grid, folder)`` runs a grid of settings (:mod:`.sweep`);
+``nv.Result.load(folder)`` reads a written run back and ``nv.compare_runs(a, b)``
+sets two runs side by side (:mod:`.report.compare`).
 The command line (``python -m nengo_vision.convert``) is a thin shell over
 these. Importing the package loads neither TensorFlow nor pyplot and changes
 no global state of either; they are imported by the stages that need them.
@@ -24,13 +26,15 @@ from .errors import (
     BackendError, ConfigError, DataError, ModelError, NengoVisionError, PlacementError,
 )
 from .pipeline import run
+from .report.compare import compare_runs
 from .result import Result
 
 __version__ = "0.3.0"
 
 __all__ = [
     "BackendError", "Config", "ConfigError", "DataError", "ModelError",
-    "NengoVisionError", "PlacementError", "Result", "pipeline", "plots", "run", "sweep",
+    "NengoVisionError", "PlacementError", "Result", "compare_runs", "pipeline", "plots", "run",
+    "sweep",
 ]
 
 

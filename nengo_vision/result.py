@@ -5,7 +5,8 @@
 :class:`BackendResult` per backend (its metrics, and its raw
 :class:`.BackendRun`: traces, spikes, voltages), the comparisons between
 backends and the operation counts. :meth:`Result.to_dict` is ``results.json``;
-:meth:`Result.write` writes the whole report.
+:meth:`Result.write` writes the whole report, and :meth:`Result.load` reads it
+back (:mod:`.report.load`).
 """
 
 import datetime
@@ -346,6 +347,15 @@ class Result:
     tables: list = field(default_factory=list)
     #: the trained Keras model the backends ran (in memory only)
     model_object: object = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, folder):
+        """The run whose report :meth:`write` wrote to ``folder``, read back from its
+        ``results.json`` and ``traces.npz`` (see :func:`.report.load.load_result`):
+        its report written again is the same; it holds no model."""
+        from .report.load import load_result
+
+        return load_result(folder)
 
     def export_nir(self, path):
         """Write the network this run ran as a NIR graph at ``path``, with the

@@ -355,9 +355,11 @@ def closing_sections(result, plots):
     out += [
         "## Files",
         "",
-        "`results.json` (everything above, and the settings), `traces.npz` (every "
-        "backend's unfiltered output per step, recorded spikes and voltages), "
-        + ", ".join(f"`{t}`" for t in result.tables) + ", and the plots above.",
+        "`results.json` (everything above, and the settings), `traces.npz` (the "
+        "test inputs, every backend's unfiltered output per step, spike counts, "
+        "recorded spikes and voltages, the emulated chip's work per step), "
+        + ", ".join(f"`{t}`" for t in result.tables) + ", and the plots above. "
+        "`nengo_vision.Result.load(folder)` reads the run back from the first two.",
         "",
         "## References",
         "",
