@@ -8,15 +8,14 @@ the repository's root, with ``NENGO_VISION_DATA`` naming the folder of
 notebooks.
 """
 
-import os
 import sys
 from pathlib import Path
-
-import nengo_vision
 
 ROOT = Path(__file__).resolve().parents[1]
 # the checkout being documented, even where another copy is installed
 sys.path.insert(0, str(ROOT))
+
+import nengo_vision  # noqa: E402  (from ROOT)
 
 project = "nengo_vision"
 author = "nengo_vision contributors"
@@ -33,12 +32,11 @@ extensions = [
 
 # ``docs/examples`` is a link to ``notebooks/``: the notebooks stay where the
 # tests and users find them
-exclude_patterns = ["_build", "examples/.ipynb_checkpoints", "**/.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 
-# MyST: ``#anchor`` links to headings, and ``$`` maths as in the README
+# MyST: ``page.md#heading`` links resolve as they do on GitHub
 myst_heading_anchors = 3
-myst_enable_extensions = ["dollarmath", "colon_fence"]
 
 # Notebooks run at every build (outputs are never committed), in a temporary
 # folder so that nothing is written into the checkout; a failing cell fails the
@@ -56,7 +54,6 @@ autodoc_typehints = "none"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 autosummary_generate = False
-
 
 html_theme = "alabaster"
 html_title = f"nengo_vision {release}"
