@@ -409,19 +409,19 @@ def test_event_plots_draw_on_the_given_axes(digits):
     assert image.get_array().shape == (34, 34) and list(ax2.images) == [image]
 
 
-def test_the_readmes_event_example_runs_as_written(tmp_path, monkeypatch, digits):
+def test_the_docs_event_example_runs_as_written(tmp_path, monkeypatch, digits):
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    start = readme.index("from nengo_vision.datasets.events import read_events")
-    code = readme[start : readme.index("```", start)]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "events.md").read_text()
+    start = page.index("from nengo_vision.datasets.events import read_events")
+    code = page[start : page.index("```", start)]
     _, events = digits
     write_nmnist(tmp_path / "00002.bin", events.recording(0))
     (tmp_path / "N-MNIST" / "Test" / "7").mkdir(parents=True)
     write_nmnist(tmp_path / "N-MNIST" / "Test" / "7" / "00000.bin", events.recording(0))
     monkeypatch.chdir(tmp_path)
     names = {}
-    exec(compile(code, "README.md", "exec"), names)
+    exec(compile(code, "docs/events.md", "exec"), names)
     assert names["frame"].shape == (34, 34, 2)
     assert names["steps"].shape[1:] == (34, 34, 2)
     assert names["made"].collapsed(per_saccade=True).shape == (100, 3, 34, 34, 2)

@@ -177,7 +177,7 @@ class Backend:
         raise NotImplementedError
 
     def progress(self, ctx, total, unit=None):
-        """A progress bar for this backend's run (counting ``ctx.item``s)."""
+        """A progress bar for this backend's run (counting ``ctx.item`` units)."""
         return tqdm(
             total=total, desc=self.name, unit=unit or ctx.item, disable=not ctx.progress,
             leave=True,
