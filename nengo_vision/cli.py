@@ -330,24 +330,21 @@ def command_list(options):
 
 
 def command_report(options, log):
-    from .result import Result
+    """``report``: a finished run's report written again (:func:`.report.load.rewrite_report`)."""
+    from .report.load import rewrite_report
 
-    result = Result.load(options["run_dir"])
-    out = Path(options["out"] or options["run_dir"])
-    check_writable(out, "--out")
-    result.write(out)
+    if options["out"]:
+        check_writable(Path(options["out"]), "--out")
+    out = rewrite_report(options["run_dir"], options["out"])
     log(f"report written again in {out}/report.md")
-    return result
+    return out
 
 
 def command_compare(options):
-    from .report.compare import compare_runs
+    """``compare``: two runs side by side (:func:`.report.compare.compare_and_write`)."""
+    from .report.compare import compare_and_write
 
-    comparison = compare_runs(options["run_a"], options["run_b"])
-    print(comparison.to_text())
-    if options.get("out"):
-        write_text(Path(options["out"]), comparison.to_markdown())
-    return comparison
+    print(compare_and_write(options["run_a"], options["run_b"], options.get("out")))
 
 
 # ---------------------------------------------------------------- faults

@@ -287,3 +287,38 @@ def test_a_corrupt_or_missing_traces_npz_is_named(runs, tmp_path):
         nv.Result.load(folder)
     assert str(e.value) == (f"{npz} was written by an older version of nengo_vision: it has "
                             f"no test images; run it again to read it back")
+
+
+@pytest.mark.slow
+def test_results_json_gives_back_the_config_and_the_same_numbers(runs):
+    """results.json → Config.from_dict → the run's config; run again from it
+    alone → the same numbers (the training found in the cache under the same
+    key: every setting that trains is in the record)."""
+    run, folder, _, _ = runs
+    written = json.loads((folder / "results.json").read_text())["config"]
+    back = nv.Config.from_dict(written)
+    assert back == run.config and back.given() == run.config.given()
+    assert written["filled"]["train_noise"] == {"value": 0.0, "from": "model tiny_mnist"}
+    assert written["values"]["n_steps"] == 30 and written["values"]["epochs"] == 1
+    again = nv.run(back, log=quiet)
+    assert again.training["cached"] is True and again.config == run.config
+    for name, b in run.backends.items():
+        np.testing.assert_array_equal(again.backends[name].run.traces, b.run.traces)
+        assert again.backends[name].accuracy == b.accuracy
+
+
+@pytest.mark.slow
+def test_report_and_compare_on_the_command_line(runs, tmp_path, capsys):
+    from nengo_vision.cli import main
+
+    _, a, _, b = runs
+    assert main(["report", str(a), "--out", str(tmp_path / "again"), "-q"]) == 0
+    assert (tmp_path / "again" / "report.md").read_text() == (a / "report.md").read_text()
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "ab.md")]) == 0
+    out = capsys.readouterr().out
+    assert out == compare_and_write(a, b) + "\n"
+    assert (tmp_path / "ab.md").read_text() == nv.compare_runs(a, b).to_markdown()
+    assert main(["report", str(tmp_path / "nothing")]) == 2
+    assert capsys.readouterr().err == (
+        f"nengo-vision: error: {tmp_path / 'nothing' / 'results.json'} not found: give the "
+        f"folder a run wrote its report to\n")

@@ -1,13 +1,11 @@
-"""Runs that reproduce from what they wrote: the config in results.json, given
-settings told from defaults and from what a data set or model filled in, TOML
-files of settings."""
+"""Settings that reproduce a run: given settings told from defaults and from
+what a data set or model filled in, the record results.json keeps (a run from
+it: tests/test_reload.py), TOML files of settings."""
 
 import json
 
-import numpy as np
 import pytest
 
-import nengo_vision as nv
 from nengo_vision import Config, ConfigError
 
 
@@ -96,35 +94,3 @@ def test_bad_toml_is_one_line_naming_the_file(tmp_path, text, message):
     assert str(e.value).startswith(message.format(path)) and "\n" not in str(e.value)
     with pytest.raises(ConfigError, match="cannot read config file .*missing.toml: No such file"):
         Config.from_toml(tmp_path / "missing.toml")
-
-
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory, data_dir):
-    """A real run, short: tiny_mnist trained 1 epoch on 2,000 digits, 12 test
-    digits on Keras and the batched emulator, written as the command line does."""
-    cache = tmp_path_factory.mktemp("cache")
-    out = tmp_path_factory.mktemp("run")
-    config = Config(model="tiny_mnist", backends="keras,loihi-emulator", n_test=12,
-                    n_train=2000, epochs=1, augment=0, data_dir=str(data_dir),
-                    cache_dir=str(cache), progress=False)
-    result = nv.run(config, log=lambda line: None)
-    result.write(out)
-    return config, result, out
-
-
-def test_results_json_gives_back_the_config_and_the_same_numbers(small_run):
-    config, result, out = small_run
-    written = json.loads((out / "results.json").read_text())["config"]
-    back = Config.from_dict(written)
-    # the run's config: the settings given, and what the data set and model filled in
-    assert back == result.config and back.given() == config.given()
-    assert written["filled"]["train_noise"] == {"value": 0.0, "from": "model tiny_mnist"}
-    assert written["values"]["n_steps"] == 30 and written["values"]["epochs"] == 1
-    # run again from the record alone: the same numbers (the training from the
-    # cache, found under the same key: the settings that train are all there)
-    again = nv.run(back, log=lambda line: None)
-    assert again.training["cached"] is True
-    for name, b in result.backends.items():
-        np.testing.assert_array_equal(again.backends[name].run.traces, b.run.traces)
-        assert again.backends[name].accuracy == b.accuracy
-    assert again.config == result.config
