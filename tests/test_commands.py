@@ -171,3 +171,13 @@ def test_help_of_the_run(module):
     assert proc.returncode == 0
     for option in ("--n-steps", "--config FILE", "--save-config FILE", "--out DIR", "--quiet"):
         assert option in proc.stdout
+
+
+def test_sweep_is_a_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: nengo-vision sweep ") and "--grid SETTING=V1,V2,..." in out
+    assert main(["sweep", "--out", "x", "--grid", "n_stepz=1,2"]) == 2
+    assert capsys.readouterr().err.startswith("nengo-vision sweep: error: ")
