@@ -257,3 +257,90 @@ def test_unreadable_shard_runs_again_and_old_runs_are_pruned(tiny, test_digits, 
     assert not store.folder.exists() and len(list(other.folder.glob("*.npz"))) == 2
     ShardStore(tmp_path, "loihi-emulator", replace(ctx, seed=2)).prune(limit=size - 1)
     assert len(list(other.folder.glob("*.npz"))) == 1  # the older of the two went
+
+
+# ------------------------------------------------------------ a Dask worker killed
+
+
+@pytest.mark.slow
+def test_killed_dask_worker_is_replaced_and_its_shard_run_again(tiny, test_digits):
+    """SIGKILL to a worker of a real ``LocalCluster`` while it runs a shard: its
+    nanny starts a new worker, the scheduler gives the shard to a live one, and
+    the merged run equals the in-process one, array for array."""
+    import signal
+    import threading
+    import time
+
+    from nengo_vision.harness import run_backends
+    from nengo_vision.sharding import ALLOWED_FAILURES, Cluster
+
+    x, _ = test_digits
+    ctx = _context(tiny, x)
+    inputs = _poisson(x[:N], ctx)
+    local = run_backends(ctx, ["loihi-emulator"], inputs)["loihi-emulator"]
+
+    seen, finished, n_shards = {}, [], N // SHARD  # 2 workers × 2 shards of 10
+
+    def kill_one(client):
+        """Wait until a worker runs a shard, kill it, wait for its replacement."""
+        try:
+            deadline = time.monotonic() + 300
+            while True:
+                executing = client.run(lambda dask_worker: len(dask_worker.state.executing),
+                                       on_error="ignore")
+                busy = [address for address, n in executing.items() if n]
+                if busy:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError("no shard started in 300 s")
+                time.sleep(0.05)
+            pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+            seen["in flight"] = len(finished) < n_shards
+            os.kill(pid, signal.SIGKILL)
+            seen["killed"] = pid
+            while True:  # the nanny starts a new worker process in its place
+                pids = set(client.run(os.getpid, on_error="ignore").values())
+                if len(pids) == 2 and pid not in pids:
+                    seen["replaced"] = True
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"worker {pid} not replaced in 300 s")
+                time.sleep(0.2)
+            seen["scheduler"] = client.run_on_scheduler(lambda dask_scheduler: (
+                dask_scheduler.allowed_failures,
+                dask_scheduler.task_prefixes["run_shard"].suspicious))
+        except Exception as e:  # reported by the test below
+            seen["error"] = repr(e)
+
+    class Watched(Cluster):
+        def client(self):
+            client = super().client()
+            seen["client"] = client
+            seen["killer"] = threading.Thread(target=kill_one, args=(client,), daemon=True)
+            seen["killer"].start()
+            return client
+
+    def on_shard(name, start, stop):
+        finished.append((start, stop))
+        if len(finished) == n_shards:
+            # the cluster stays up until the killer has seen the new worker
+            seen["killer"].join(timeout=300)
+
+    out = {}
+    runner = threading.Thread(target=lambda: out.update(run_backends(
+        ctx, ["loihi-emulator"], inputs, cluster=Watched(workers=2), on_shard=on_shard)),
+        daemon=True)
+    runner.start()
+    runner.join(timeout=600)
+    if runner.is_alive():  # never hang the suite
+        seen["client"].close()
+        pytest.fail(f"the sharded run did not finish in 600 s ({seen})")
+    assert "error" not in seen, seen["error"]
+    assert seen["in flight"] and seen["killed"] and seen["replaced"], seen
+    # the scheduler counted the shard as lost with its worker, and would give
+    # it to ALLOWED_FAILURES more workers before giving up
+    allowed, suspicious = seen["scheduler"]
+    assert allowed == ALLOWED_FAILURES and suspicious >= 1
+    assert sorted(finished) == [(a, a + SHARD) for a in range(0, N, SHARD)]
+    _active(local)
+    assert_same_run(out["loihi-emulator"], local)
