@@ -2,20 +2,21 @@
 cluster, each finished shard kept on disk so that an interrupted run continues.
 
 The digits are cut into contiguous shards (:func:`plan`) of a size set per
-backend (:data:`SHARD_STEPS`: a few minutes of work), at the same digits
-whatever the number of workers, so that a run continues from another run's
-shards. In-process (the default) the shards run one after the other; with a
-cluster (``--workers N`` starts a ``dask.distributed.LocalCluster`` on this
-machine; ``--scheduler ADDRESS`` joins a running one) each is one task run by
-:func:`run_shard`, cut smaller where the run is short so that every worker has
-:data:`SHARDS_PER_WORKER` shards. :func:`merge_runs` merges the shards' runs
-back in digit order. Every digit starts from rest in every backend, so the
-merged traces equal the ones of one run over all digits (tests check it for the
-emulator).
+backend (:data:`SHARD_STEPS`: a minute or a few of work), from the first digit,
+so that runs of another length share their first shards. In-process (the
+default) the shards run one after the other, and only where they are kept (a
+run that keeps nothing builds its simulator once). With a cluster
+(``--workers N`` starts a ``dask.distributed.LocalCluster`` on this machine;
+``--scheduler ADDRESS`` joins a running one) each shard is one task run by
+:func:`run_shard`, cut smaller where that gives fewer than
+:data:`SHARDS_PER_WORKER` shards per worker. :func:`merge_runs` merges the
+shards' runs back in digit order. Every digit starts from rest in every
+backend, so the merged traces equal the ones of one run over all digits
+(tests check it for the emulator and NengoDL).
 
 A worker that dies (killed, out of memory) is replaced by its ``Nanny`` and
-the scheduler gives its shards to another worker; a shard whose worker died
-:data:`ALLOWED_FAILURES` times is given up with one line
+the scheduler gives its shards to another worker; a shard that
+:data:`ALLOWED_FAILURES` + 1 workers died running is given up with one line
 (``distributed.scheduler.allowed-failures``, set for the local cluster).
 
 With a folder to keep them in, every finished shard's run is saved there
@@ -52,15 +53,16 @@ from .errors import BackendError, ConfigError
 #: each shard amortises building the simulator (seconds for the emulator).
 SHARDS_PER_WORKER = 2
 
-#: Digit-steps (digits × ``n_steps``) per shard, by backend: a few minutes of
-#: work at most, lost when a run is interrupted, against one simulator build per
-#: shard. The batched engine and NengoDL run 60,000 (2,000 MNIST digits at 30
-#: steps: about 12 s for the emulator; 200 event recordings at 300 steps:
-#: minutes for NengoDL); nengo-loihi's own emulator runs about a digit a second,
-#: so 3,000 (100 digits at 30 steps). Other backends (the ANN; the real chip,
-#: whose neuron state carries from one digit to the next) run as one shard.
+#: Digit-steps (digits × ``n_steps``) per shard, by backend: what an
+#: interruption may lose, against one simulator build per shard (7 s for
+#: ``scnn_mnist`` on the emulator with 2 busy cores). The batched engine runs
+#: 150,000 (5,000 MNIST digits at 30 steps, about 30 s; 500 event recordings
+#: at 300 steps); NengoDL 60,000 (200 event recordings at 300 steps, minutes);
+#: nengo-loihi's own emulator, about a digit a second, 3,000 (100 digits at 30
+#: steps). Other backends (the ANN; the real chip, whose neuron state carries
+#: from one digit to the next) run as one shard.
 SHARD_STEPS = {
-    "loihi-emulator": 60_000, "nengo": 60_000, "nengo-dl": 60_000, "nengo-dl-rate": 60_000,
+    "loihi-emulator": 150_000, "nengo": 150_000, "nengo-dl": 60_000, "nengo-dl-rate": 60_000,
     "nengo-loihi-emulator": 3_000,
 }
 
@@ -71,7 +73,7 @@ SHARD_STEPS = {
 ALLOWED_FAILURES = 3
 
 #: Bytes of kept shards in the cache (all runs together): the oldest are removed
-#: beyond it. An emulator run on the 10,000 MNIST test digits keeps about 25 MB.
+#: beyond it. An emulator run on the 10,000 MNIST test digits keeps 34 MB.
 KEEP_BYTES = 2**30
 
 #: Version of the kept shards' file format and key.
