@@ -6,6 +6,41 @@ import tempfile
 from pathlib import Path
 
 
+def _proc_umask():
+    """The process's umask as Linux shows it (``Umask:`` in ``/proc/self/status``,
+    Linux 4.7 and later), or None where it does not."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _umask_at_import():
+    umask = _proc_umask()
+    if umask is None:
+        # the only other way to read it is to set it and set it back, which is
+        # safe only now, while the process has no worker threads
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return umask
+
+
+#: The umask at import. Setting it later, even for a moment, to read it would
+#: race other threads: a file one creates meanwhile gets the wrong permissions.
+_IMPORT_UMASK = _umask_at_import()
+
+
+def current_umask():
+    """The umask new files are created with: read from ``/proc`` on Linux (so a
+    later ``os.umask`` call is seen), elsewhere the one at import."""
+    umask = _proc_umask()
+    return _IMPORT_UMASK if umask is None else umask
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
@@ -19,9 +54,7 @@ def atomic_path(path):
     try:
         yield Path(tmp)
         # mkstemp makes the file private (0600); give it the usual permissions
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -103,8 +103,13 @@ def choose_recording(model, images, n_digits=3, n_voltage=4, seed=0):
     return Recording(n_digits=n_digits, raster=raster, voltage=(last, np.sort(chosen)))
 
 
-def run_backends(ctx, names, images, n_digits=None, cluster=None):
+def run_backends(ctx, names, images, n_digits=None, cluster=None, keep=None, on_shard=None):
     """Run the first digits of ``images`` through each backend in ``names``, timing each.
+
+    Each backend runs in shards (:mod:`.sharding`): one after another in this
+    process, or as tasks on a Dask cluster; with ``keep``, every finished shard
+    is kept there and a later run of the same backend, model, settings and
+    inputs loads it instead of running it again.
 
     Parameters
     ----------
@@ -116,15 +121,22 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
         Backend → how many of the first ``images`` it runs (default: all).
     cluster : sharding.Cluster, optional
         Where to run: in this process (default), or as shards on a Dask cluster.
+    keep : path, optional
+        Cache folder to keep finished shards in (:class:`.sharding.ShardStore`);
+        None (default): none kept.
+    on_shard : callable, optional
+        ``on_shard(backend, start, stop)`` after each shard that ran has finished.
 
     Returns
     -------
     dict
-        Backend name → :class:`.BackendRun` (with ``seconds`` and ``peak_memory``:
-        this process's, plus its child processes' on a cluster, so a
-        ``LocalCluster``'s workers count but an external scheduler's do not).
+        Backend name → :class:`.BackendRun` (with ``seconds``: this run's wall
+        time plus what the earlier runs took for the shards kept from them;
+        ``peak_memory``: this process's, plus its child processes' on a
+        cluster, so a ``LocalCluster``'s workers count but an external
+        scheduler's do not).
     """
-    from .sharding import run_sharded, workers_of
+    from .sharding import run_backend, workers_of
     from .stimulus import as_inputs
 
     images = as_inputs(images)
@@ -143,11 +155,9 @@ def run_backends(ctx, names, images, n_digits=None, cluster=None):
                     f"({backend.description}{where})")
             with PeakMemory(children=client is not None) as memory:
                 start = time.perf_counter()
-                if client is None:
-                    run = backend.run(ctx, digits)
-                else:
-                    run = run_sharded(backend.name, ctx, digits, client, workers_of(client))
-                run.seconds = time.perf_counter() - start
+                run = run_backend(backend, ctx, digits, client=client, keep=keep,
+                                  on_shard=on_shard)
+                run.seconds += time.perf_counter() - start
             run.peak_memory = memory.peak
             if run.spiking and digits.spikes is not None:
                 # what was sent, for the synaptic operations it causes

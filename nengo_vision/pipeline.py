@@ -452,11 +452,15 @@ def run_backends(config, model, data, log=info):
     """
     from .harness import run_backends as run_all
     from .sharding import Cluster
+    from .training import default_cache_dir
 
     ctx = context(config, model, data, log=log)
+    # finished shards are kept in the cache: the same command run again after
+    # an interruption continues where it stopped
     runs = run_all(ctx, config.backends, inputs(config, data),
                    n_digits={n: config.n_digits(n) for n in config.backends},
-                   cluster=Cluster(workers=config.workers, scheduler=config.scheduler))
+                   cluster=Cluster(workers=config.workers, scheduler=config.scheduler),
+                   keep=config.cache_dir or default_cache_dir())
     return runs, ctx
 
 

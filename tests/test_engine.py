@@ -11,7 +11,7 @@ from nengo_vision.backends.loihi import build_simulator, reset_neuron_state
 from nengo_vision.engine import BatchedEmulator, EngineError
 from nengo_vision.engine.host import _lif_step
 from nengo_vision.harness import run_backends
-from nengo_vision.sharding import Cluster, shard_bounds
+from nengo_vision.sharding import Cluster, plan
 
 N = 20  # digits, every step of every layer compared
 
@@ -153,9 +153,25 @@ def test_dask_local_cluster_gives_the_in_process_traces(trained, test_digits):
         np.testing.assert_array_equal(emu.step_counts[name], counts, err_msg=name)
 
 
-def test_shard_bounds_cover_every_digit_once():
-    assert shard_bounds(10, 4) == [(0, 2), (2, 5), (5, 8), (8, 10)]
-    assert shard_bounds(3, 8) == [(0, 1), (1, 2), (2, 3)]
+def test_shards_cover_every_digit_once():
+    """Cut at the same digits whatever the run's length (so that a run
+    continues from another's kept shards), smaller where workers need more."""
+    from dataclasses import replace
+
+    from nengo_vision.backends import RunContext
+
+    ctx = RunContext(model=None, n_steps=30, emulator_batch=100, batch_size=50)
+    emulator, nengo_dl = get_backend("loihi-emulator"), get_backend("nengo-dl")
+    assert plan(emulator, ctx, 10000) == [(0, 5000), (5000, 10000)]
+    assert plan(emulator, ctx, 7500) == [(0, 5000), (5000, 7500)]
+    assert plan(emulator, ctx, 20000, n_workers=2) == plan(emulator, ctx, 20000)
+    assert plan(emulator, ctx, 40, n_workers=2) == [(0, 10), (10, 20), (20, 30), (30, 40)]
+    assert plan(emulator, ctx, 3, n_workers=4) == [(0, 1), (1, 2), (2, 3)]
+    # a whole number of NengoDL's minibatches; the ANN and the real chip in one
+    assert plan(nengo_dl, replace(ctx, n_steps=300), 1000) == [(0, 200), (200, 400), (400, 600),
+                                                               (600, 800), (800, 1000)]
+    assert plan(get_backend("keras"), ctx, 10000) == [(0, 10000)]
+    assert plan(get_backend("loihi"), ctx, 10000) == [(0, 10000)]
 
 
 def test_unreachable_scheduler_is_one_line(trained, test_digits):
