@@ -26,6 +26,7 @@ import datetime
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -55,11 +56,14 @@ def parse():
 
 def run_job(folder, data_dir):
     """Run the main job with its cache and report in ``folder``; return the
-    lines of its output, each with the seconds since the start, and the total."""
+    lines of its output, each with the seconds since the start, the total, and
+    the processor seconds it used (user and system: what other programs
+    running beside it change least)."""
     env = dict(os.environ, NENGO_VISION_CACHE=str(folder / "cache"), PYTHONUNBUFFERED="1")
     if data_dir:
         env["NENGO_VISION_DATA"] = str(data_dir)
     lines = []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with subprocess.Popen(COMMAND + ["--out", str(folder / "run")], env=env, text=True,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
@@ -67,9 +71,11 @@ def run_job(folder, data_dir):
             lines.append((time.perf_counter() - start, line.rstrip("\n")))
             print(line, end="", flush=True)
     total = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode:
         sys.exit(f"bench_main_job: the main job failed (exit status {proc.returncode})")
-    return lines, total
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return lines, total, cpu
 
 
 def first(lines, prefix):
@@ -108,7 +114,7 @@ def main():
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench_main_job-") as tmp:
         folder = Path(args.keep or tmp)
-        lines, total = run_job(folder, args.data_dir)
+        lines, total, cpu = run_job(folder, args.data_dir)
         results = json.loads((folder / "run" / "results.json").read_text())
     epochs = [dict(seconds=int(m[2]), ms_per_step=int(m[3]), steps=int(m[1]))
               for m in (EPOCH_LINE.match(line) for _, line in lines) if m]
@@ -120,6 +126,7 @@ def main():
         load_average_before=[round(x, 2) for x in load_before],
         load_average_after=[round(x, 2) for x in os.getloadavg()],
         total_seconds=round(total, 1),
+        cpu_seconds=round(cpu, 1),
         stages=stage_times(lines, total, results),
         training_epochs=epochs,
         accuracy={name: dict(accuracy=b["accuracy"], n_test=b["n_test"])
@@ -147,6 +154,8 @@ def table(record):
     rows.append("\n| backend | digits | accuracy |\n|---|---|---|")
     rows += [f"| {name} | {a['n_test']:,} | {a['accuracy'] * 100:.2f} % |"
              for name, a in record["accuracy"].items()]
+    if "cpu_seconds" in record:
+        rows.append(f"\nprocessor time (user + system): {record['cpu_seconds']:.0f} s")
     rows.append(f"\n{record['date']}, {record['machine']}; load average before "
                 f"{record['load_average_before'][0]:.1f}, after "
                 f"{record['load_average_after'][0]:.1f}")
