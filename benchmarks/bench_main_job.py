@@ -49,6 +49,8 @@ def parse():
                         help="keep the run's report and cache in DIR (default: a "
                              "temporary folder, removed afterwards)")
     parser.add_argument("--out", default=str(RESULTS / "main_job.json"))
+    parser.add_argument("--note", default="",
+                        help="what else ran on the machine meanwhile, kept with the figures")
     parser.add_argument("--table", action="store_true",
                         help="print the table of --out, without running")
     return parser.parse_args()
@@ -123,6 +125,7 @@ def main():
         machine=machine(),
         command=" ".join(["python"] + COMMAND[1:]) + " --out DIR",
         cache="empty (a new temporary folder)",
+        note=args.note,
         load_average_before=[round(x, 2) for x in load_before],
         load_average_after=[round(x, 2) for x in os.getloadavg()],
         total_seconds=round(total, 1),
@@ -158,7 +161,8 @@ def table(record):
         rows.append(f"\nprocessor time (user + system): {record['cpu_seconds']:.0f} s")
     rows.append(f"\n{record['date']}, {record['machine']}; load average before "
                 f"{record['load_average_before'][0]:.1f}, after "
-                f"{record['load_average_after'][0]:.1f}")
+                f"{record['load_average_after'][0]:.1f}" + (f"; {record['note']}"
+                                                            if record.get("note") else ""))
     return "\n".join(rows)
 
 
