@@ -93,7 +93,7 @@ def stage_times(lines, total, results):
     trained = first(lines, "saved trained parameters")
     pipeline_start = trained - timings["train"] - timings["check"] - timings["load_data"]
     evaluated = trained + timings["evaluate"]
-    stages = {"start-up (imports, options)": pipeline_start,
+    stages = {"start-up (Python, options; TensorFlow is imported in load data)": pipeline_start,
               "load data": timings["load_data"],
               "checks before training (placement of the untrained network)":
                   timings["check"],
