@@ -552,6 +552,15 @@ def run(config=None, log=info, **settings):
         ``result.backends[NAME].accuracy``, ..., and ``result.write(folder)``
         for the report the command line writes.
     """
+    import time
+
+    timings, start = {}, time.perf_counter()
+
+    def lap(stage):  # wall seconds of each stage, for results.json
+        nonlocal start
+        timings[stage] = round(time.perf_counter() - start, 2)
+        start = time.perf_counter()
+
     config = Config(**settings) if config is None else config.replace(**settings)
     preflight(config)
     data = load_data(config, log=log)
@@ -562,11 +571,17 @@ def run(config=None, log=info, **settings):
     config = presentation(model_settings(config, spec, log=log), data)
     if not Config.train_noise.is_set(config):
         config = config.fill(f"model {spec.name}", train_noise=spec.train_noise or 0.0)
+    lap("load_data")
     check(config, spec, data)
+    lap("check")
     model, training = train(config, data, spec=spec, log=log)
     if config.export_nir:
         export_nir(config, model, log=log)
-    return evaluate(config, model, data, training, spec=spec, log=log)
+    lap("train")
+    result = evaluate(config, model, data, training, spec=spec, log=log)
+    lap("evaluate")
+    result.timings = timings
+    return result
 
 
 def export_nir(config, model, path=None, log=info):

@@ -347,6 +347,9 @@ class Result:
     tables: list = field(default_factory=list)
     #: the trained Keras model the backends ran (in memory only)
     model_object: object = field(default=None, repr=False)
+    #: wall seconds of :func:`.pipeline.run`'s stages (load_data, check, train,
+    #: evaluate: the backends and the comparison); empty where it did not run them
+    timings: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder):
@@ -445,6 +448,7 @@ class Result:
             energy_sources=cmp.energy_sources,
             date=self.date,
             machine=self.machine,
+            timings=self.timings,
             plots=self.plots,
             tables=self.tables,
         )

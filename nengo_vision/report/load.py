@@ -188,6 +188,8 @@ def load_result(folder):
             indices=arrays["indices"], recording=recording, dt=results["dt"],
             classes=tuple(results["classes"]), noise=results["noise"], date=results["date"],
             machine=results["machine"], plots=results["plots"], tables=results["tables"],
+            # stage times: only runs of pipeline.run have them
+            timings=results.get("timings", {}),
         )
     except KeyError as e:
         raise DataError(f"{path} is incomplete (no {e}); write the report again from the "
