@@ -177,9 +177,10 @@ def test_unreachable_scheduler_is_one_line(trained, test_digits):
     assert "\n" not in message
 
 
-def test_engine_refuses_what_it_cannot_reproduce(trained):
-    """Noise is random on the chip: refused with one line, never approximated."""
-    sim, cn, _, _ = build_simulator(context(trained), "sim")
+def test_engine_refuses_what_it_cannot_reproduce():
+    """Noise is random on the chip: refused with one line, never approximated.
+    (A small untrained network: the refusal needs chip compartments, not weights.)"""
+    sim, cn, _, _ = build_simulator(context(branching_model()), "sim")
     with sim:
         sim.sims["emulator"].compartment.noise.enabled[:] = True
         with pytest.raises(EngineError) as e:
