@@ -123,7 +123,7 @@ def test_emulator_agrees_with_nengo_dl(trained, test_digits, dl_run):
 
 def test_reset_gives_the_same_spikes_as_a_fresh_simulator(trained, test_digits):
     """A digit run after another digit and a reset equals that digit run first,
-    in the freshly built simulator (one build: a build is the slow part).
+    in the freshly built simulator (one nengo-loihi build instead of two).
 
     A long synapse makes any filter state left from the other digit visible.
     """
