@@ -9,6 +9,7 @@ from nengo_vision.harness import run_backends
 
 N_DL = 300  # digits through NengoDL
 N_EMU = 40  # digits through the (slow) emulator
+N_REF_SIM = 10  # digits through nengo's simulator against NengoDL
 
 
 def convert_for_spikes(trained, ctx):
@@ -17,9 +18,11 @@ def convert_for_spikes(trained, ctx):
     return convert(trained[0], spiking=True, synapse=ctx.synapse)
 
 
-def nengo_dl_sim(cn, batch):
+def nengo_dl_sim(cn, batch, dtype="float32"):
     import nengo_dl
 
+    with cn.net:
+        nengo_dl.configure_settings(dtype=dtype)
     return nengo_dl.Simulator(cn.net, minibatch_size=batch, progress_bar=False)
 
 
@@ -119,9 +122,10 @@ def test_emulator_agrees_with_nengo_dl(trained, test_digits, dl_run):
 
 
 def test_reset_gives_the_same_spikes_as_a_fresh_simulator(trained, test_digits):
-    """A digit run after another digit and a reset equals that digit run first.
+    """A digit run after another digit and a reset equals that digit run first,
+    in the freshly built simulator (one nengo-loihi build instead of two).
 
-    A long synapse makes any filter state left from the first digit visible.
+    A long synapse makes any filter state left from the other digit visible.
     """
     x, _ = test_digits
     ctx = context(trained, synapse=0.05)
@@ -131,6 +135,10 @@ def test_reset_gives_the_same_spikes_as_a_fresh_simulator(trained, test_digits):
 
     sim, cn, _, holder = build_simulator(ctx, "sim")
     with sim:
+        holder[0] = x[0].ravel()
+        sim.run_steps(30)
+        fresh = spikes(sim, cn)
+        sim.clear_probes()
         holder[0] = x[1].ravel()
         sim.run_steps(30)
         sim.clear_probes()
@@ -138,11 +146,6 @@ def test_reset_gives_the_same_spikes_as_a_fresh_simulator(trained, test_digits):
         holder[0] = x[0].ravel()
         sim.run_steps(30)
         after_reset = spikes(sim, cn)
-    sim, cn, _, holder = build_simulator(ctx, "sim")
-    with sim:
-        holder[0] = x[0].ravel()
-        sim.run_steps(30)
-        fresh = spikes(sim, cn)
     for name in fresh[0]:
         np.testing.assert_array_equal(after_reset[0][name], fresh[0][name])
         assert fresh[0][name].sum() > 0, name
@@ -175,17 +178,19 @@ def test_nengo_dl_loihi_runs_loihi_neurons_in_every_layer(trained):
 
 
 def test_emulator_spikes_match_nengo_dl_loihi(trained_loihi, test_digits):
-    """Trained for Loihi, NengoDL's LoihiLIF and the emulator fire the same spikes.
+    """With Loihi's neuron, NengoDL's LoihiLIF and the emulator fire the same spikes.
 
-    The host layer runs the same LoihiLIF in both and must match exactly; on the
-    chip, weights are quantised to 8 bits, so a few neurons may fire a spike
-    more or less.
+    The host layer runs the same LoihiLIF in both, and in the same precision
+    (NengoDL set to float64, as nengo's simulator runs the host): it must match
+    exactly (in float32 a voltage within rounding of the threshold may move a
+    spike; see the Nengo tests below). On the chip, weights are quantised to 8
+    bits, so a few neurons may fire a spike more or less.
     """
     x, y = test_digits
     n = 3
     ctx = context(trained_loihi)
     cn = convert_for_spikes(trained_loihi, ctx)
-    with nengo_dl_sim(cn, n) as sim:
+    with nengo_dl_sim(cn, n, dtype="float64") as sim:
         dl = sim.predict_on_batch({cn.input: tile(x[:n], ctx.n_steps)})
     sim, emu_cn, _, holder = build_simulator(ctx, "sim")
     with sim:
@@ -224,32 +229,75 @@ def recording(trained, test_digits):
     return choose_recording(trained[0], test_digits[0][:1], n_digits=2)
 
 
-def test_nengo_reference_simulator_fires_the_same_spikes_as_nengo_dl(trained, test_digits):
-    """Nengo and NengoDL run the same LIF network: the same spikes, neuron by neuron,
-    up to the rounding of their floats.
-
-    Nengo computes in float64 and NengoDL in float32 (TensorFlow), so a neuron
-    whose voltage passes within rounding of the threshold may fire one step
-    apart, or once more, in one of them; which neurons do depends on weights
-    that TensorFlow's CPU training does not make bit-identical across machines.
-    A handful of such neurons may differ by one spike (a difference in 1 of
-    21,632 conv0 neurons was seen on a fresh machine); anything more is a real
-    difference between the two simulators."""
+@pytest.fixture(scope="module")
+def nengo_ref_run(trained, test_digits):
+    """Nengo's simulator (float64) on the first digits, recording rasters and voltages."""
     x, _ = test_digits
-    ctx = context(trained, record=recording(trained, test_digits), batch_size=10)
-    ref = get_backend("nengo").run(ctx, x[:10])
-    dl = get_backend("nengo-dl").run(ctx, x[:10])
+    ctx = context(trained, record=recording(trained, test_digits), batch_size=N_REF_SIM)
+    return ctx, get_backend("nengo").run(ctx, x[:N_REF_SIM])
+
+
+def test_nengo_reference_simulator_fires_the_same_spikes_as_nengo_dl(trained, test_digits,
+                                                                    nengo_ref_run):
+    """Nengo and NengoDL run the same LIF network: in the same precision, the same
+    spikes, neuron by neuron and step by step.
+
+    Nengo computes in float64; NengoDL, set to float64 here, then differs only
+    in the order of its sums, by ~1e-16 of a voltage. A spike moves only when a
+    voltage ends a step within that of the threshold; the overshoot past it is
+    spread over a step's rise ((J - v)(1 - exp(-dt / tau_rc)), ~0.05), so over
+    these ~3e5 spikes a move is a chance of ~1e-9: equality is right, not lucky.
+    """
+    from nengo_vision.conversion import convert
+
+    x, _ = test_digits
+    ctx, ref = nengo_ref_run
+    n = len(ref.traces)
+    # the network the nengo-dl backend builds, in float64
+    cn = convert(trained[0], spiking=True, synapse=ctx.synapse, voltage=ctx.record.voltage,
+                 input_synapse=ctx.input_synapse)
+    with nengo_dl_sim(cn, n, dtype="float64") as sim:
+        dl = sim.predict_on_batch({cn.input: tile(x[:n], ctx.n_steps)})
+    for name, p in cn.layer_probes.items():
+        counts = np.sum(dl[p], axis=(0, 1)) * ctx.dt / cn.amplitudes[name]
+        assert ref.spike_counts[name].sum() > 1000, name
+        np.testing.assert_array_equal(np.rint(counts), ref.spike_counts[name], err_msg=name)
+        # whole spikes, up to float64's rounding of amplitude / dt * dt / amplitude
+        np.testing.assert_allclose(counts, ref.spike_counts[name], atol=1e-9)
+    np.testing.assert_allclose(dl[cn.voltage_probe][: ctx.record.n_digits], ref.voltages,
+                               atol=1e-9)
+    np.testing.assert_allclose(dl[cn.output], ref.traces, rtol=1e-9, atol=1e-9)
+
+
+def test_nengo_dl_in_float32_fires_nengos_spikes_but_for_rounding(test_digits, nengo_ref_run):
+    """The ``nengo-dl`` backend, in TensorFlow's float32, against Nengo's float64:
+    the test above shows the two simulators equal, so what differs here is
+    float32's rounding (relative 6e-8, ~1e-6 of a voltage after a step's sums).
+
+    That moves a spike by a step where a voltage ends a step within ~1e-6 of the
+    threshold: a chance of ~2e-5 per spike (the overshoot is spread over a
+    step's rise, ~0.05), so a few neurons per 1e5 spikes (measured here: 1 of
+    21,632 conv0 neurons, by one spike, of 1.2e5 spikes in 10 digits; none in
+    conv1 and conv2). A moved spike reaches its targets a step early or late,
+    which may move a few of theirs in turn. The bound allows five times that
+    chance per spike, plus 3: exceeding it is a real difference, not rounding.
+    A spike moved by one step changes that neuron's count by at most one. Which
+    neurons are that close depends on the weights, which TensorFlow does not
+    train bit-identically on another CPU: so no equality here.
+    """
+    x, _ = test_digits
+    ctx, ref = nengo_ref_run
+    dl = get_backend("nengo-dl").run(ctx, x[: len(ref.traces)])
     for name, counts in ref.spike_counts.items():
-        assert counts.sum() > 0, name
+        assert counts.sum() > 1000, name
         diff = np.abs(counts - dl.spike_counts[name])
         # NengoDL's float32 output counted back into spikes: within 1e-3 of whole
         assert diff.max() <= 1 + 1e-3, name
-        assert np.count_nonzero(diff > 0.5) <= max(3, counts.size // 2000), name
+        moved = np.count_nonzero(diff > 0.5)
+        assert moved <= 3 + 1e-4 * counts.sum(), (name, moved, counts.sum())
         assert np.mean(ref.rasters[name] != dl.rasters[name]) <= 1e-3, name
     assert np.mean(np.abs(ref.voltages - dl.voltages) > 1e-4) <= 0.01
     assert np.mean(np.abs(ref.traces - dl.traces) > 1e-4) <= 0.01
-    np.testing.assert_array_equal(last_step_predictions(ref.traces),
-                                  last_step_predictions(dl.traces))
 
 
 def test_emulator_voltages_are_in_threshold_units(trained_loihi, test_digits):

@@ -14,6 +14,10 @@ from nengo_vision.harness import run_backends
 from nengo_vision.sharding import Cluster, plan
 
 N = 20  # digits, every step of every layer compared
+#: digits where the reference runs them one at a time (nengo-loihi's emulator at
+#: seconds per digit, nengo's simulator): equality holds digit by digit, so a few
+#: digits over batches of 4 (one full, one not) make the claim
+N_REF = 6
 
 
 def voltage_neurons():
@@ -52,17 +56,19 @@ def reference_and_engine(ctx, images, batch_size):
     )
 
 
-@pytest.mark.parametrize("fixture, synapse", [
-    ("trained", 0.002), ("trained", None), ("trained_loihi", 0.002), ("trained_loihi", None),
-])
+@pytest.mark.parametrize("fixture, synapse", [("trained", 0.002), ("trained_loihi", None)])
 def test_engine_equals_nengo_loihi_emulator(fixture, synapse, request, test_digits):
     """Spikes of every compartment at every step, voltages and output traces:
-    array equality, for LIF- and Loihi-trained networks, filtered and raw spikes,
-    with layers split across several cores, in batches that do not divide N."""
+    array equality, for networks of LIF and of Loihi's neuron (which differ on
+    the host: nengo's LIF or LoihiLIF in conv0), filtered and raw spikes (which
+    differ on the chip: synapse filters or none), with layers split across
+    several cores, in batches that do not divide N_REF. Each of the two paths on
+    each side is taken once; the host's neuron and the chip's filter do not
+    meet (spikes cross between them), so their four pairings test no more."""
     trained = request.getfixturevalue(fixture)
     x, _ = test_digits
     ctx = context(trained, synapse=synapse, record=Recording(voltage=voltage_neurons()))
-    ours, theirs, report = reference_and_engine(ctx, x[:N], batch_size=8)
+    ours, theirs, report = reference_and_engine(ctx, x[:N_REF], batch_size=4)
     assert report["conv1"]["where"] == report["conv2"]["where"] == "chip"
     assert report["conv1"]["cores"] > 1 and report["conv2"]["cores"] > 1
     for name in ("conv0", "conv1", "conv2", "output", "voltage"):
@@ -79,9 +85,9 @@ def test_engine_backend_equals_reference_backend(trained, test_digits):
 
     x, _ = test_digits
     record = choose_recording(trained[0], x[:1], n_digits=3)
-    ctx = context(trained, record=record, emulator_batch=7)
-    ours = get_backend("loihi-emulator").run(ctx, x[:N])
-    theirs = get_backend("nengo-loihi-emulator").run(ctx, x[:N])
+    ctx = context(trained, record=record, emulator_batch=4)
+    ours = get_backend("loihi-emulator").run(ctx, x[:N_REF])
+    theirs = get_backend("nengo-loihi-emulator").run(ctx, x[:N_REF])
     np.testing.assert_array_equal(ours.traces, theirs.traces)
     np.testing.assert_array_equal(ours.voltages, theirs.voltages)
     for layer, counts in theirs.spike_counts.items():
@@ -105,13 +111,13 @@ def test_batched_host_equals_nengo_simulator(trained, test_digits, synapse):
     cn.input.output = lambda t: holder[0]
     probes = list(cn.layer_probes.values()) + [cn.output, cn.voltage_probe]
     with nengo.Simulator(cn.net, seed=0, progress_bar=False) as sim:
-        engine = BatchedEmulator(sim, cn.input, batch_size=8)
+        engine = BatchedEmulator(sim, cn.input, batch_size=4)
         ours = {p: [] for p in probes}
-        for batch in engine.run(x[:N].reshape(N, -1), ctx.n_steps, full=probes):
+        for batch in engine.run(x[:N_REF].reshape(N_REF, -1), ctx.n_steps, full=probes):
             for p in probes:
                 ours[p].append(batch.data[p])
         theirs = {p: [] for p in probes}
-        for image in x[:N]:
+        for image in x[:N_REF]:
             holder[0] = image.ravel()
             sim.run_steps(ctx.n_steps)
             for p in probes:
@@ -187,9 +193,10 @@ def test_unreachable_scheduler_is_one_line(trained, test_digits):
     assert "\n" not in message
 
 
-def test_engine_refuses_what_it_cannot_reproduce(trained):
-    """Noise is random on the chip: refused with one line, never approximated."""
-    sim, cn, _, _ = build_simulator(context(trained), "sim")
+def test_engine_refuses_what_it_cannot_reproduce():
+    """Noise is random on the chip: refused with one line, never approximated.
+    (A small untrained network: the refusal needs chip compartments, not weights.)"""
+    sim, cn, _, _ = build_simulator(context(branching_model()), "sim")
     with sim:
         sim.sims["emulator"].compartment.noise.enabled[:] = True
         with pytest.raises(EngineError) as e:
@@ -248,9 +255,9 @@ def test_engine_equals_reference_on_residual_and_wide_networks(test_digits):
     kernels (Concatenate); the engine still gives nengo-loihi's spikes exactly,
     and the engine's host gives nengo's (the ``nengo`` backend)."""
     x, _ = test_digits
-    ctx = context(branching_model(), record=Recording())
-    ours = get_backend("loihi-emulator").run(ctx, x[:N])
-    theirs = get_backend("nengo-loihi-emulator").run(ctx, x[:N])
+    ctx = context(branching_model(), record=Recording(), emulator_batch=4)
+    ours = get_backend("loihi-emulator").run(ctx, x[:N_REF])
+    theirs = get_backend("nengo-loihi-emulator").run(ctx, x[:N_REF])
     assert list(theirs.spike_counts) == ["c1", "c2", "res", "b3", "b5", "c4"]
     for layer, counts in theirs.spike_counts.items():
         assert counts.sum() > 100, layer  # they do spike
