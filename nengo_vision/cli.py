@@ -297,13 +297,7 @@ def command_check(options, log):
     from . import pipeline
     from .memory import _gib
 
-    config = config_from(options)
-    pipeline.preflight(config)
-    data = pipeline.load_data(config, log=log)
-    if len(data.labels) < config.n_test:
-        config = config.fill(f"data set {data.dataset.name}", n_test=len(data.labels))
-    spec = pipeline.model_spec(config, data)
-    config = pipeline.presentation(pipeline.model_settings(config, spec, log=log), data)
+    config, data, spec = pipeline.prepare(config_from(options), log=log)
     found = pipeline.check(config, spec, data)
     item = data.dataset.item
     lines = [

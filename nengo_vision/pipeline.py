@@ -533,6 +533,27 @@ def evaluate(config, model, data, training, spec=None, log=info):
     )
 
 
+def prepare(config, log=info):
+    """The stages before :func:`check`: :func:`preflight`, :func:`load_data` and
+    :func:`model_spec`, and ``config`` with what the data set and model fill in
+    where the run gives nothing (a small test set's ``n_test``, the data set's
+    presentation, a NIR graph's settings, the model's ``train_noise``).
+
+    Returns ``(config, data, spec)``; :func:`run` and ``nengo-vision check``
+    both start here.
+    """
+    preflight(config)
+    data = load_data(config, log=log)
+    if len(data.labels) < config.n_test:  # a small test set, taken whole
+        config = config.fill(f"data set {data.dataset.name}", n_test=len(data.labels))
+    spec = model_spec(config, data)
+    # the model's settings first: a NIR graph's synapses win over the data set's
+    config = presentation(model_settings(config, spec, log=log), data)
+    if not Config.train_noise.is_set(config):
+        config = config.fill(f"model {spec.name}", train_noise=spec.train_noise or 0.0)
+    return config, data, spec
+
+
 def run(config=None, log=info, **settings):
     """Run the whole pipeline: the library's main job.
 
@@ -562,15 +583,7 @@ def run(config=None, log=info, **settings):
         start = time.perf_counter()
 
     config = Config(**settings) if config is None else config.replace(**settings)
-    preflight(config)
-    data = load_data(config, log=log)
-    if len(data.labels) < config.n_test:  # a small test set, taken whole
-        config = config.fill(f"data set {data.dataset.name}", n_test=len(data.labels))
-    spec = model_spec(config, data)
-    # the model's settings first: a NIR graph's synapses win over the data set's
-    config = presentation(model_settings(config, spec, log=log), data)
-    if not Config.train_noise.is_set(config):
-        config = config.fill(f"model {spec.name}", train_noise=spec.train_noise or 0.0)
+    config, data, spec = prepare(config, log=log)
     lap("load_data")
     check(config, spec, data)
     lap("check")
